@@ -1,0 +1,48 @@
+# The two commands the README starts with: `make dev` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: dev test lint fmt bench install worker api migrate clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole stack on embedded defaults (Temporal dev server + Web UI, PostgreSQL, worker, API).
+dev: $(STAMP)
+	$(BIN)/python -m devstack
+
+## Lint, type-check, then run the whole test suite against real Temporal and PostgreSQL.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.sse
+
+## Components on their own, against an existing Temporal cluster and PostgreSQL (DATABASE_URL).
+migrate: $(STAMP)
+	$(BIN)/python -m core.setup
+
+worker: $(STAMP)
+	$(BIN)/python -m workflows.worker
+
+api: $(STAMP)
+	$(BIN)/python -m api
+
+clean:
+	rm -rf $(VENV) .data

@@ -1,0 +1,1 @@
+"""Activities: all I/O of the workflows. Each is idempotent; see docs/architecture.md."""

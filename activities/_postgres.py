@@ -1,0 +1,116 @@
+"""Create tenant databases and schemas idempotently, marked as ours with a comment.
+
+A database or schema that exists without our marker belongs to someone else: we fail for good
+rather than adopt it (and later drop it). CREATE DATABASE cannot share a transaction with
+COMMENT, so an unmarked database that is still empty is taken to be ours, left by a crash
+between the two statements.
+"""
+
+from sqlalchemy import URL, String, literal, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import STORAGE_NAME_TAKEN
+from core.database import create_oneshot_engine, sqlstate
+from core.naming import quote_ident
+
+DUPLICATE_DATABASE = "42P04"
+
+
+def _quote_literal(value: str) -> str:
+    # COMMENT ON takes no bind parameters: render the literal with the dialect's own quoting.
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(
+        literal(value, String).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    )
+
+
+def _taken(kind: str, name: str) -> ApplicationError:
+    return ApplicationError(
+        f"{kind} {name} already exists and does not belong to this tenant",
+        type=STORAGE_NAME_TAKEN,
+        non_retryable=True,
+    )
+
+
+async def create_owned_database(server: URL, name: str, marker: str) -> bool:
+    """Ensure database `name` exists and carries `marker`. True if this call created it."""
+    engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for _ in range(2):
+                found = (
+                    await conn.execute(
+                        text(
+                            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                            "WHERE datname = :name"
+                        ),
+                        {"name": name},
+                    )
+                ).first()
+                if found is not None:
+                    if found[0] == marker:
+                        return False
+                    if found[0] is None and await _database_is_empty(server.set(database=name)):
+                        await _comment(conn, "DATABASE", name, marker)
+                        return False
+                    raise _taken("database", name)
+                try:
+                    await conn.execute(text(f"CREATE DATABASE {quote_ident(name)}"))
+                except Exception as err:
+                    if sqlstate(err) != DUPLICATE_DATABASE:
+                        raise
+                    continue  # created concurrently: look again
+                await _comment(conn, "DATABASE", name, marker)
+                return True
+    finally:
+        await engine.dispose()
+    raise _taken("database", name)
+
+
+async def create_owned_schema(database: URL, name: str, marker: str) -> bool:
+    """Ensure schema `name` exists in `database` with `marker`. True if this call created it."""
+    engine = create_oneshot_engine(database)
+    try:
+        async with engine.begin() as conn:
+            # Serialise concurrent attempts on this schema for the length of the transaction.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+            found = (
+                await conn.execute(
+                    text(
+                        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                        "WHERE nspname = :name"
+                    ),
+                    {"name": name},
+                )
+            ).first()
+            if found is not None:
+                if found[0] == marker:
+                    return False
+                raise _taken("schema", name)
+            await conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
+            await _comment(conn, "SCHEMA", name, marker)
+            return True
+    finally:
+        await engine.dispose()
+
+
+async def _comment(conn: AsyncConnection, kind: str, name: str, marker: str) -> None:
+    await conn.execute(text(f"COMMENT ON {kind} {quote_ident(name)} IS {_quote_literal(marker)}"))
+
+
+async def _database_is_empty(database: URL) -> bool:
+    engine = create_oneshot_engine(database)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+                    " AND c.relkind IN ('r', 'v', 'm', 'S', 'f', 'p')"
+                )
+            )
+        return bool(count == 0)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,86 @@
+"""Activities on the control-plane database: tenant status and the tenant's admin user."""
+
+import uuid
+
+from sqlalchemy import Boolean, Row, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import TENANT_MISCONFIGURED, TENANT_NOT_FOUND
+from activities.models import AdminUser, StatusChange, TenantRef
+from activities.progress import AttemptReporter, reports_failed_attempts
+from core.models import Tenant, User
+from core.status import TenantStatus
+
+ADMIN_ROLES = ["admin"]
+
+
+class ControlPlaneActivities:
+    def __init__(self, engine: AsyncEngine, reporter: AttemptReporter) -> None:
+        self.engine = engine
+        self.reporter = reporter
+
+    @activity.defn(name="set_tenant_status")
+    @reports_failed_attempts
+    async def set_tenant_status(self, change: StatusChange) -> None:
+        """Mirror the workflow's status on the tenant row (setting a value twice is harmless)."""
+        values: dict[str, object] = {"status": change.status, "updated_on": func.now()}
+        if change.new_attempt:
+            values |= {"last_provisioning_attempt": func.now(), "provisioning_error": None}
+        if change.status is TenantStatus.FAILED:
+            values["provisioning_error"] = change.error
+        async with self.engine.begin() as conn:
+            updated = await conn.scalar(
+                update(Tenant)
+                .where(Tenant.id == change.tenant_id)
+                .values(values)
+                .returning(Tenant.id)
+            )
+        if updated is None:
+            # Retryable: the API commits the row right after starting the workflow.
+            raise ApplicationError(f"tenant {change.tenant_id} not found", type=TENANT_NOT_FOUND)
+
+    @activity.defn(name="create_admin_user")
+    @reports_failed_attempts
+    async def create_admin_user(self, ref: TenantRef) -> AdminUser:
+        """Create the tenant's admin user from the credentials the API stored on the row."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(Tenant.admin_email, Tenant.admin_password_hash).where(
+                        Tenant.id == ref.tenant_id
+                    )
+                )
+            ).first()
+            if row is None:
+                raise ApplicationError(
+                    f"tenant {ref.tenant_id} not found", type=TENANT_NOT_FOUND, non_retryable=True
+                )
+            if not row.admin_email or not row.admin_password_hash:
+                raise ApplicationError(
+                    f"tenant {ref.tenant_id} has no admin credentials stored",
+                    type=TENANT_MISCONFIGURED,
+                    non_retryable=True,
+                )
+            statement = insert(User).values(
+                tenant_id=ref.tenant_id,
+                email=row.admin_email,
+                password_hash=row.admin_password_hash,
+                roles=ADMIN_ROLES,
+            )
+            # Run twice, this updates the one row instead of adding a second; xmax = 0 only
+            # for a freshly inserted row.
+            user: Row[uuid.UUID, bool] = (
+                await conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[User.tenant_id, User.email],
+                        set_={
+                            "password_hash": statement.excluded.password_hash,
+                            "roles": ADMIN_ROLES,
+                        },
+                    ).returning(User.id, literal_column("xmax = 0", Boolean).label("inserted"))
+                )
+            ).one()
+        return AdminUser(user_id=str(user.id), email=row.admin_email, created=bool(user.inserted))

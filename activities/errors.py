@@ -1,0 +1,6 @@
+"""`ApplicationError` types raised by activities (listed in the retry policies' non-retryables)."""
+
+TENANT_NOT_FOUND = "TenantNotFound"
+TENANT_MISCONFIGURED = "TenantMisconfigured"
+STORAGE_NAME_TAKEN = "StorageNameTaken"
+MIGRATION_FAILED = "MigrationFailed"

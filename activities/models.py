@@ -1,0 +1,48 @@
+"""Activity inputs and outputs. No secrets here: these land in workflow history in clear."""
+
+from dataclasses import dataclass
+
+from core.status import TenantStatus
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    tenant_id: str
+    status: TenantStatus
+    error: str | None = None
+    # A new provisioning attempt begins: stamp lastProvisioningAttempt, clear the old error.
+    new_attempt: bool = False
+
+
+@dataclass(frozen=True)
+class AdminUser:
+    user_id: str
+    email: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class TenantStorage:
+    database: str
+    schema: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Migrated:
+    revision: str
+
+
+@dataclass(frozen=True)
+class AttemptFailure:
+    """Sent by an activity to its workflow when one attempt fails (see activities/progress.py)."""
+
+    activity: str
+    attempt: int
+    error: str
+    will_retry: bool

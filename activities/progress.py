@@ -1,0 +1,84 @@
+"""Report failed attempts to the workflow, so its progress query shows retries as they happen.
+
+Temporal retries an activity on the server; the workflow only learns the final outcome. A failed
+attempt signals the workflow (`ATTEMPT_FAILED_SIGNAL`) before it raises, which also puts an event
+in history that wakes the API's SSE readers. Reporting is best effort: it never changes the
+activity's own outcome.
+"""
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.models import AttemptFailure
+
+ATTEMPT_FAILED_SIGNAL = "activity_attempt_failed"
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class AttemptReporter:
+    def __init__(self, client: Client | None) -> None:
+        self._client = client
+
+    async def report(self, err: Exception) -> None:
+        if self._client is None:
+            return
+        info = activity.info()
+        failure = AttemptFailure(
+            activity=info.activity_type,
+            attempt=info.attempt,
+            error=describe_error(err),
+            will_retry=_will_retry(err, info),
+        )
+        try:
+            assert info.workflow_id is not None, "only workflow activities report attempts"
+            handle = self._client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+            await handle.signal(ATTEMPT_FAILED_SIGNAL, failure)
+        except Exception:
+            log.warning("could not report failed attempt of %s", info.activity_type, exc_info=True)
+
+
+class HasReporter(Protocol):
+    reporter: AttemptReporter
+
+
+S = TypeVar("S", bound=HasReporter)
+
+
+def reports_failed_attempts(
+    fn: Callable[Concatenate[S, P], Awaitable[T]],
+) -> Callable[Concatenate[S, P], Awaitable[T]]:
+    @functools.wraps(fn)
+    async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(self, *args, **kwargs)
+        except Exception as err:
+            await self.reporter.report(err)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def describe_error(err: BaseException) -> str:
+    if isinstance(err, ApplicationError):
+        return err.message
+    return f"{type(err).__name__}: {err}"
+
+
+def _will_retry(err: Exception, info: activity.Info) -> bool:
+    if isinstance(err, ApplicationError) and err.non_retryable:
+        return False
+    policy = info.retry_policy
+    if policy is None:
+        return True
+    if isinstance(err, ApplicationError) and err.type in (policy.non_retryable_error_types or ()):
+        return False
+    return policy.maximum_attempts == 0 or info.attempt < policy.maximum_attempts

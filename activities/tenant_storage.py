@@ -1,0 +1,103 @@
+"""Activities on a tenant's own storage: its database or schema, and its Alembic migrations."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import URL, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities._postgres import create_owned_database, create_owned_schema
+from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
+from activities.models import Migrated, TenantRef, TenantStorage
+from activities.progress import AttemptReporter, reports_failed_attempts
+from core.database import create_oneshot_engine, ensure_database, sqlstate, with_database
+from core.migrate import upgrade
+from core.models import Tenant
+from core.naming import ownership_marker
+
+
+@dataclass(frozen=True)
+class _Placement:
+    isolated: bool
+    database: str
+    schema: str
+
+
+class TenantStorageActivities:
+    def __init__(self, control_plane: AsyncEngine, reporter: AttemptReporter) -> None:
+        self.control_plane = control_plane
+        self.reporter = reporter
+
+    @activity.defn(name="create_tenant_database")
+    @reports_failed_attempts
+    async def create_tenant_database(self, ref: TenantRef) -> TenantStorage:
+        """Create the tenant's database (isolated) or its schema in the shared database."""
+        placement = await self._placement(ref.tenant_id)
+        marker = ownership_marker(ref.tenant_id)
+        if placement.isolated:
+            created = await create_owned_database(self._url("postgres"), placement.database, marker)
+        else:
+            await ensure_database(self._url("postgres"), placement.database)
+            created = await create_owned_schema(
+                self._url(placement.database), placement.schema, marker
+            )
+        return TenantStorage(placement.database, placement.schema, created)
+
+    @activity.defn(name="migrate_tenant_database")
+    @reports_failed_attempts
+    async def migrate_tenant_database(self, ref: TenantRef) -> Migrated:
+        """Bring the tenant's schema to the newest Alembic revision (a no-op when it is there)."""
+        placement = await self._placement(ref.tenant_id)
+        engine = create_oneshot_engine(self._url(placement.database))
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:n))"),
+                    {"n": f"migrate:{placement.database}:{placement.schema}"},
+                )
+                try:
+                    revision = await upgrade(conn, "tenant", placement.schema)
+                except Exception as err:
+                    if _is_sql_error(err):
+                        raise ApplicationError(
+                            f"migration failed: {err}", type=MIGRATION_FAILED, non_retryable=True
+                        ) from err
+                    raise
+        finally:
+            await engine.dispose()
+        return Migrated(revision)
+
+    def _url(self, database: str) -> URL:
+        return with_database(self.control_plane.url, database)
+
+    async def _placement(self, tenant_id: str) -> _Placement:
+        async with self.control_plane.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        Tenant.has_isolated_database, Tenant.database_name, Tenant.schema_name
+                    ).where(Tenant.id == tenant_id)
+                )
+            ).first()
+        if row is None:
+            raise ApplicationError(
+                f"tenant {tenant_id} not found", type=TENANT_NOT_FOUND, non_retryable=True
+            )
+        if not row.database_name or not row.schema_name:
+            raise ApplicationError(
+                f"tenant {tenant_id} has no storage assigned",
+                type=TENANT_MISCONFIGURED,
+                non_retryable=True,
+            )
+        return _Placement(row.has_isolated_database, row.database_name, row.schema_name)
+
+
+# SQLSTATE classes of a statement the server rejects for good (a broken migration), unlike a
+# lost connection (08), a shutdown (57) or a serialisation failure (40), which retries can fix.
+_PERMANENT_SQLSTATE_CLASSES = frozenset({"0A", "22", "23", "2B", "42"})
+
+
+def _is_sql_error(err: Exception) -> bool:
+    state = sqlstate(err)
+    return state is not None and state[:2] in _PERMANENT_SQLSTATE_CLASSES

@@ -1,0 +1,67 @@
+"""Connections to the control-plane server: URL handling and engines."""
+
+from typing import Any
+
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from core.naming import quote_ident
+
+_DRIVERS = {"postgres", "postgresql", "postgresql+asyncpg"}
+
+
+def async_url(url: str | URL) -> URL:
+    """Accept `postgresql://`, `postgres://` and `postgresql+asyncpg://`; use asyncpg."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername not in _DRIVERS:
+        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, not {parsed.drivername!r}")
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def with_database(url: str | URL, database: str) -> URL:
+    return async_url(url).set(database=database)
+
+
+def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(async_url(url), pool_pre_ping=True, **kwargs)
+
+
+def create_oneshot_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    """An engine without a pool, for a few statements against one database."""
+    return create_async_engine(async_url(url), poolclass=NullPool, **kwargs)
+
+
+async def database_exists(engine: AsyncEngine, name: str) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+    return found is not None
+
+
+async def ensure_database(server_url: str | URL, name: str) -> bool:
+    """Create database `name` on the server unless it exists. True if this call created it."""
+    engine = create_oneshot_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        if await database_exists(engine, name):
+            return False
+        async with engine.connect() as conn:
+            try:
+                await conn.execute(text(f"CREATE DATABASE {quote_ident(name)}"))
+            except Exception as err:
+                # Another process created it between our check and our CREATE.
+                if sqlstate(err) == "42P04":
+                    return False
+                raise
+        return True
+    finally:
+        await engine.dispose()
+
+
+def sqlstate(err: BaseException) -> str | None:
+    """The SQLSTATE of a driver error wrapped by SQLAlchemy, if there is one."""
+    state = getattr(getattr(err, "orig", None), "sqlstate", None)
+    return str(state) if state else None
+
+
+def redacted(url: str | URL) -> str:
+    return async_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,71 @@
+"""Control-plane tables (managed by the Alembic environment in migrations/controlplane)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.status import TenantStatus
+
+_STATUSES = ", ".join(f"'{s.value}'" for s in TenantStatus)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "pk": "pk_%(table_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+        }
+    )
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint(f"status IN ({_STATUSES})", name="status"),)
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    has_isolated_database: Mapped[bool] = mapped_column(Boolean)
+    database_name: Mapped[str | None] = mapped_column(String(63))
+    schema_name: Mapped[str | None] = mapped_column(String(63))
+    admin_email: Mapped[str | None] = mapped_column(String(320))
+    # Kept here (never in workflow history) for the create-admin-user activity to read.
+    admin_password_hash: Mapped[str | None] = mapped_column(Text)
+    provisioning_error: Mapped[str | None] = mapped_column(Text)
+    last_provisioning_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    # The user who started the current operation (for notifications); None for public sign-up.
+    initiated_by: Mapped[str | None] = mapped_column(String(64))
+    created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_on: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,43 @@
+"""Configuration from environment variables (see README, "Configuration")."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="Control-plane database; the role needs CREATEDB. Unset: the dev launcher "
+        "starts an embedded PostgreSQL and sets it.",
+    )
+    tenants_database: str = Field(
+        default="tenantflow_tenants",
+        description="Shared database holding one schema per tenant without an isolated database.",
+    )
+    tenant_storage_prefix: str = Field(
+        default="tenant_",
+        pattern=r"^[a-z][a-z0-9_]{0,19}$",
+        description="Prefix of every tenant database and schema name.",
+    )
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "tenantflow"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_minutes: int = Field(default=60, ge=1)
+    root_email: str = "root@example.com"
+    root_password: SecretStr | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic orchestration; all I/O happens in activities."""

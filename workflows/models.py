@@ -1,0 +1,77 @@
+"""Workflow inputs, results and the progress snapshot exposed by the `progress` query.
+
+New fields get defaults, so histories recorded before them still decode.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from temporalio.common import SearchAttributeKey
+
+from core.status import TenantStatus
+
+TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+TENANT_STATUS = SearchAttributeKey.for_keyword("TenantStatus")
+SEARCH_ATTRIBUTES = (TENANT_ID, TENANT_STATUS)
+
+PROGRESS_QUERY = "progress"
+
+
+def provision_workflow_id(tenant_id: str) -> str:
+    return f"provision-tenant-{tenant_id}"
+
+
+class StepName(StrEnum):
+    CREATE_ADMIN_USER = "create_admin_user"
+    CREATE_DATABASE = "create_tenant_database"
+    MIGRATE_DATABASE = "migrate_tenant_database"
+    ACTIVATE = "activate_tenant"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class StepProgress:
+    name: StepName
+    status: StepStatus = StepStatus.PENDING
+    attempt: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Progress:
+    tenant_id: str
+    workflow_type: str
+    status: TenantStatus
+    steps: list[StepProgress] = field(default_factory=list)
+    error: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProvisionTenantInput:
+    tenant_id: str
+    name: str
+    admin_email: str
+    has_isolated_database: bool
+    # Id of the user who asked for it; None for public sign-up.
+    initiated_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ProvisionTenantResult:
+    tenant_id: str
+    status: TenantStatus
+    database: str
+    schema: str
+    admin_user_id: str

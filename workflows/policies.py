@@ -1,0 +1,72 @@
+"""Named retry policies and timeouts, one per activity. All bounded: Temporal's default retries
+forever. Worst cases (sum of backoffs) are noted so operators know how long a step may take."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+from activities import errors
+
+
+@dataclass(frozen=True)
+class ActivityPolicy:
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+# Status mirror on the control-plane row. "Tenant not found" stays retryable for a few seconds:
+# the API commits the row just after it starts the workflow. Worst case ~15 s of backoff.
+STATUS_UPDATE = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=10),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=5),
+        maximum_attempts=8,
+    ),
+)
+
+# Worst case ~30 s of backoff.
+CREATE_ADMIN_USER = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=5,
+        non_retryable_error_types=[errors.TENANT_NOT_FOUND, errors.TENANT_MISCONFIGURED],
+    ),
+)
+
+# A database server that is down or out of connections usually comes back: ~2.5 min of backoff.
+CREATE_DATABASE = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=60),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=8,
+        non_retryable_error_types=[
+            errors.STORAGE_NAME_TAKEN,
+            errors.TENANT_NOT_FOUND,
+            errors.TENANT_MISCONFIGURED,
+        ],
+    ),
+)
+
+# A migration the server rejects (SQL error) will not pass on retry; connection trouble may.
+MIGRATE_DATABASE = ActivityPolicy(
+    start_to_close_timeout=timedelta(minutes=5),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=6,
+        non_retryable_error_types=[
+            errors.MIGRATION_FAILED,
+            errors.TENANT_NOT_FOUND,
+            errors.TENANT_MISCONFIGURED,
+        ],
+    ),
+)

@@ -1,0 +1,76 @@
+"""The worker: `python -m workflows.worker` (DATABASE_URL, TEMPORAL_* from the environment)."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.control_plane import ControlPlaneActivities
+from activities.progress import AttemptReporter
+from activities.tenant_storage import TenantStorageActivities
+from core.database import create_engine
+from core.settings import Settings, get_settings
+from core.temporal import connect
+from workflows.provision_tenant import ProvisionTenant
+
+WORKFLOWS: Sequence[type] = (ProvisionTenant,)
+
+log = logging.getLogger("tenantflow.worker")
+
+
+def activities_for(client: Client, engine: AsyncEngine) -> list[Any]:
+    reporter = AttemptReporter(client)
+    control_plane = ControlPlaneActivities(engine, reporter)
+    storage = TenantStorageActivities(engine, reporter)
+    return [
+        control_plane.set_tenant_status,
+        control_plane.create_admin_user,
+        storage.create_tenant_database,
+        storage.migrate_tenant_database,
+    ]
+
+
+def build_worker(
+    client: Client, engine: AsyncEngine, task_queue: str, activities: list[Any] | None = None
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities if activities is not None else activities_for(client, engine),
+    )
+
+
+async def run(settings: Settings) -> None:
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set")
+    client = await connect(settings)
+    engine = create_engine(settings.database_url)
+    worker = build_worker(client, engine, settings.temporal_task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker polling task queue %r on %s",
+        settings.temporal_task_queue,
+        settings.temporal_address,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing running activities")
+    await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(get_settings()))
+
+
+if __name__ == "__main__":
+    main()
