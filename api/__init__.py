@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): `python -m api` or `uvicorn --factory api.main:create_app`."""

@@ -1,0 +1,1 @@
+"""The development launcher behind `make dev`: the whole stack on embedded defaults."""

@@ -1,0 +1,67 @@
+"""Request dependencies, declared once as `Annotated` aliases."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import Forbidden, NotAuthenticated
+from api.security import InvalidToken, Principal, decode_access_token
+from core.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_sessionmaker(request)() as session:
+        yield session
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def _principal(settings: Settings, token: str | None) -> Principal:
+    if not token:
+        raise NotAuthenticated("Not authenticated")
+    try:
+        return decode_access_token(settings, token)
+    except InvalidToken as err:
+        raise NotAuthenticated(f"Invalid token: {err}") from err
+
+
+def current_user(
+    settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    return _principal(settings, token)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def root_user(user: CurrentUser) -> Principal:
+    if not user.is_root:
+        raise Forbidden("This needs the root role")
+    return user
+
+
+RootUser = Annotated[Principal, Depends(root_user)]

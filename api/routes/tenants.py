@@ -1,0 +1,77 @@
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep
+from api.errors import NotFound, ServiceUnavailable
+from api.provisioning import start_provisioning
+from api.schemas import ProgressOut, TenantAccepted, TenantCreate, TenantOut
+from core.models import Tenant
+from core.status import TenantStatus
+from workflows.models import Progress
+from workflows.provision_tenant import ProvisionTenant
+
+router = APIRouter(prefix="/api/tenants", tags=["tenants"])
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=TenantAccepted)
+async def create_tenant(
+    body: TenantCreate,
+    user: RootUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> TenantAccepted:
+    """Accept a new tenant and start its provisioning workflow."""
+    return await start_provisioning(session, temporal, settings, body, initiated_by=user.user_id)
+
+
+@router.get("", response_model=list[TenantOut])
+async def list_tenants(user: RootUser, session: SessionDep) -> list[TenantOut]:
+    """All tenants, oldest first."""
+    rows = await session.scalars(select(Tenant).order_by(Tenant.created_on, Tenant.id))
+    return [TenantOut.model_validate(row) for row in rows]
+
+
+@router.get("/{tenant_id}", response_model=TenantOut)
+async def get_tenant(tenant_id: str, user: RootUser, session: SessionDep) -> TenantOut:
+    """One tenant."""
+    return TenantOut.model_validate(await load_tenant(session, tenant_id))
+
+
+@router.get("/{tenant_id}/progress", response_model=ProgressOut)
+async def get_progress(
+    tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
+) -> ProgressOut:
+    """The provisioning workflow's progress snapshot (its `progress` query)."""
+    tenant = await load_tenant(session, tenant_id)
+    if tenant.workflow_id is None:
+        raise NotFound(f"Tenant '{tenant_id}' has no provisioning workflow")
+    try:
+        progress = await temporal.get_workflow_handle(tenant.workflow_id).query(
+            ProvisionTenant.progress
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise ServiceUnavailable(f"Could not query the workflow: {err.message}") from err
+        # Temporal no longer keeps the run: the row holds the final state.
+        progress = final_progress(tenant)
+    return ProgressOut.model_validate(progress)
+
+
+def final_progress(tenant: Tenant) -> Progress:
+    return Progress(
+        tenant_id=tenant.id,
+        workflow_type="ProvisionTenant",
+        status=TenantStatus(tenant.status),
+        steps=[],
+        error=tenant.provisioning_error,
+        updated_at=tenant.updated_on,
+    )
+
+
+async def load_tenant(session: SessionDep, tenant_id: str) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"Tenant '{tenant_id}' not found")
+    return tenant

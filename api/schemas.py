@@ -1,0 +1,100 @@
+"""Request and response bodies (camelCase on the wire, as the contract fixes)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    StringConstraints,
+)
+from pydantic.alias_generators import to_camel
+
+from core.naming import validate_tenant_id
+from core.passwords import check_password_policy
+from core.status import TenantStatus
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+def _password_policy(value: SecretStr) -> SecretStr:
+    check_password_policy(value.get_secret_value())
+    return value
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+TenantId = Annotated[str, AfterValidator(validate_tenant_id)]
+TenantName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[EmailStr, AfterValidator(_lower)]
+# SecretStr: a rejected password is never echoed back in the 422 body or in logs.
+Password = Annotated[SecretStr, AfterValidator(_password_policy)]
+
+
+class TenantCreate(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: TenantId = Field(examples=["acme"])
+    name: TenantName = Field(examples=["Acme Corporation"])
+    admin_email: Email = Field(examples=["admin@acme.example.com"])
+    password: Password = Field(examples=["correct-horse-42"])
+    has_isolated_database: bool = False
+
+
+class TenantAccepted(CamelModel):
+    id: str
+    status: TenantStatus
+    workflow_id: str
+
+
+class TenantOut(CamelModel):
+    id: str
+    name: str
+    status: TenantStatus
+    is_active: bool
+    has_isolated_database: bool
+    database: str | None = Field(validation_alias="database_name")
+    schema_: str | None = Field(validation_alias="schema_name", serialization_alias="schema")
+    admin_email: str | None
+    provisioning_error: str | None
+    last_provisioning_attempt: datetime | None
+    workflow_id: str | None
+    created_on: datetime
+    updated_on: datetime
+
+
+class StepOut(CamelModel):
+    name: str
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+
+
+class ProgressOut(CamelModel):
+    tenant_id: str
+    workflow_type: str
+    status: TenantStatus
+    steps: list[StepOut]
+    error: str | None
+    updated_at: datetime | None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class Health(BaseModel):
+    status: str
+    database: bool
+    temporal: bool

