@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,13 +29,22 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "tenantflow"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
-    jwt_secret: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of access tokens: at least 32 bytes (RFC 7518 3.2)."
+    )
     jwt_ttl_minutes: int = Field(default=60, ge=1)
     root_email: str = "root@example.com"
     root_password: SecretStr | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 bytes long")
+        return value
 
 
 @lru_cache

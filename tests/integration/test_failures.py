@@ -1,0 +1,155 @@
+"""Permanent failures end in Failed with the error stored; transient ones are retried."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from activities.control_plane import ControlPlaneActivities
+from activities.models import TenantRef, TenantStorage
+from activities.progress import AttemptReporter, reports_failed_attempts
+from activities.tenant_storage import TenantStorageActivities
+from api.provisioning import start_provisioning
+from api.schemas import TenantCreate
+from core.database import create_oneshot_engine, with_database
+from core.naming import quote_ident, storage_name
+from core.settings import Settings
+from core.status import TenantStatus
+from tests.helpers import PASSWORD, unique_tenant_id, wait_for_status
+from workflows.worker import build_worker
+
+pytestmark = pytest.mark.integration
+
+
+async def test_storage_name_taken_by_a_stranger_fails_for_good_with_the_error_stored(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> None:
+    tenant_id = unique_tenant_id()
+    taken = storage_name(settings.tenant_storage_prefix, tenant_id)
+    assert settings.database_url
+    server = create_oneshot_engine(
+        with_database(settings.database_url, "postgres"), isolation_level="AUTOCOMMIT"
+    )
+    async with server.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE {quote_ident(taken)}"))
+    await server.dispose()
+    stranger = create_oneshot_engine(with_database(settings.database_url, taken))
+    async with stranger.begin() as conn:
+        await conn.execute(text("CREATE TABLE someone_elses_data (id int)"))
+    await stranger.dispose()
+
+    body = {
+        "id": tenant_id,
+        "name": "Clash",
+        "adminEmail": f"admin@{tenant_id}.example.com",
+        "password": PASSWORD,
+        "hasIsolatedDatabase": True,
+    }
+    assert (await api.post("/api/tenants", json=body)).status_code == 202
+    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE, TenantStatus.FAILED})
+
+    assert tenant["status"] == "Failed"
+    assert tenant["provisioningError"] == (
+        f"database {taken} already exists and does not belong to this tenant"
+    )
+    assert tenant["lastProvisioningAttempt"] is not None
+    progress = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
+    assert progress["status"] == "Failed"
+    assert [(s["name"], s["status"], s["attempt"]) for s in progress["steps"]] == [
+        ("create_admin_user", "completed", 1),
+        ("create_tenant_database", "failed", 1),
+        ("migrate_tenant_database", "pending", 0),
+        ("activate_tenant", "pending", 0),
+    ]
+    description = await temporal_client.get_workflow_handle(tenant["workflowId"]).describe()
+    assert description.status == WorkflowExecutionStatus.FAILED
+    # The stranger's database is untouched.
+    stranger = create_oneshot_engine(with_database(settings.database_url, taken))
+    async with stranger.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM someone_elses_data")) == 0
+    await stranger.dispose()
+
+
+class FlakyStorage(TenantStorageActivities):
+    """The real activity, behind a database server that refuses the first `failures` tries."""
+
+    def __init__(self, engine: AsyncEngine, reporter: AttemptReporter, failures: int) -> None:
+        super().__init__(engine, reporter)
+        self.remaining = failures
+
+    @activity.defn(name="create_tenant_database")
+    @reports_failed_attempts
+    async def create_tenant_database(self, ref: TenantRef) -> TenantStorage:
+        if self.remaining > 0:
+            self.remaining -= 1
+            raise ConnectionRefusedError(f"database server unreachable ({self.remaining} left)")
+        return await super().create_tenant_database(ref)
+
+
+@pytest.fixture
+async def flaky_settings(
+    settings: Settings, temporal_client: Client, control_plane: AsyncEngine
+) -> AsyncIterator[Settings]:
+    """Settings whose task queue is served by a worker with a flaky create_tenant_database."""
+    task_queue = f"flaky-{uuid.uuid4().hex[:8]}"
+    reporter = AttemptReporter(temporal_client)
+    control = ControlPlaneActivities(control_plane, reporter)
+    storage = FlakyStorage(control_plane, reporter, failures=2)
+    activities = [
+        control.set_tenant_status,
+        control.create_admin_user,
+        storage.create_tenant_database,
+        storage.migrate_tenant_database,
+    ]
+    async with build_worker(temporal_client, control_plane, task_queue, activities):
+        yield settings.model_copy(update={"temporal_task_queue": task_queue})
+
+
+async def test_transient_failure_is_retried_visibly_and_the_tenant_becomes_active(
+    api: httpx.AsyncClient,
+    flaky_settings: Settings,
+    temporal_client: Client,
+    control_plane: AsyncEngine,
+) -> None:
+    tenant_id = unique_tenant_id()
+    request = TenantCreate(
+        id=tenant_id,
+        name="Flaky",
+        admin_email=f"admin@{tenant_id}.example.com",
+        password=SecretStr(PASSWORD),
+    )
+    async with async_sessionmaker(control_plane)() as session:
+        await start_provisioning(
+            session, temporal_client, flaky_settings, request, initiated_by=None
+        )
+
+    seen_retrying: list[dict[str, object]] = []
+    while True:
+        progress = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
+        step = progress["steps"][1]
+        if step["status"] == "retrying":
+            seen_retrying.append(step)
+        if progress["status"] in ("Active", "Failed"):
+            break
+        await asyncio.sleep(0.05)
+
+    assert progress["status"] == "Active"
+    assert step["status"] == "completed"
+    assert step["attempt"] == 3
+    assert step["lastError"] == "ConnectionRefusedError: database server unreachable (0 left)"
+    assert seen_retrying, "the retry was never visible in the progress snapshot"
+    assert {s["attempt"] for s in seen_retrying} <= {2, 3}
+    assert all(
+        str(s["lastError"]).startswith("ConnectionRefusedError: database server unreachable")
+        for s in seen_retrying
+    )
+    tenant = (await api.get(f"/api/tenants/{tenant_id}")).json()
+    assert tenant["status"] == "Active"
+    assert tenant["provisioningError"] is None
