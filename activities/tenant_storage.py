@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities._heartbeat import heartbeating
 from activities._postgres import create_owned_database, create_owned_schema
 from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
 from activities.models import Migrated, TenantRef, TenantStorage
@@ -35,6 +36,10 @@ class TenantStorageActivities:
         """Create the tenant's database (isolated) or its schema in the shared database."""
         placement = await self._placement(ref.tenant_id)
         marker = ownership_marker(ref.tenant_id)
+        async with heartbeating():
+            return await self._create(placement, marker)
+
+    async def _create(self, placement: _Placement, marker: str) -> TenantStorage:
         if placement.isolated:
             created = await create_owned_database(self._url("postgres"), placement.database, marker)
         else:
@@ -51,7 +56,7 @@ class TenantStorageActivities:
         placement = await self._placement(ref.tenant_id)
         engine = create_oneshot_engine(self._url(placement.database))
         try:
-            async with engine.begin() as conn:
+            async with heartbeating(), engine.begin() as conn:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:n))"),
                     {"n": f"migrate:{placement.database}:{placement.schema}"},

@@ -13,6 +13,8 @@ from activities import errors
 class ActivityPolicy:
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
+    # Set for steps that heartbeat (activities/_heartbeat.py): how soon a dead worker is noticed.
+    heartbeat_timeout: timedelta | None = None
 
 
 # Status mirror on the control-plane row. "Tenant not found" stays retryable for a few seconds:
@@ -42,6 +44,7 @@ CREATE_ADMIN_USER = ActivityPolicy(
 # A database server that is down or out of connections usually comes back: ~2.5 min of backoff.
 CREATE_DATABASE = ActivityPolicy(
     start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=timedelta(seconds=10),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
@@ -58,6 +61,7 @@ CREATE_DATABASE = ActivityPolicy(
 # A migration the server rejects (SQL error) will not pass on retry; connection trouble may.
 MIGRATE_DATABASE = ActivityPolicy(
     start_to_close_timeout=timedelta(minutes=5),
+    heartbeat_timeout=timedelta(seconds=10),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=2),
         backoff_coefficient=2.0,

@@ -167,5 +167,6 @@ class ProvisionTenant:
 def _options(policy: "policies.ActivityPolicy") -> dict[str, Any]:
     return {
         "start_to_close_timeout": policy.start_to_close_timeout,
+        "heartbeat_timeout": policy.heartbeat_timeout,
         "retry_policy": policy.retry_policy,
     }
