@@ -1,0 +1,45 @@
+"""Replay workflow histories against the current code, to catch non-determinism.
+
+`tests/histories/*.json` are histories recorded from earlier versions of the workflows: a change
+that would break runs already in flight fails here. Record a new one after a deliberate,
+`workflow.patched()`-guarded change with `TENANTFLOW_RECORD_HISTORY=1 make test`.
+"""
+
+import asyncio
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from core.status import TenantStatus
+from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
+from workflows.worker import WORKFLOWS
+
+pytestmark = pytest.mark.integration
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+async def test_recorded_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, RECORDED[name])
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+
+
+async def test_a_fresh_run_replays(api: httpx.AsyncClient, temporal_client: Client) -> None:
+    tenant_id = unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+    handle = temporal_client.get_workflow_handle(tenant["workflowId"])
+    await handle.result()
+    history = await handle.fetch_history()
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+    if os.environ.get("TENANTFLOW_RECORD_HISTORY"):
+        target = HISTORIES / f"provision-tenant-{len(RECORDED) + 1}.json"
+        await asyncio.to_thread(target.write_text, history.to_json())
