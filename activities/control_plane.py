@@ -2,16 +2,16 @@
 
 import uuid
 
-from sqlalchemy import Boolean, Row, func, literal_column, select, update
+from sqlalchemy import Boolean, Row, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import TENANT_MISCONFIGURED, TENANT_NOT_FOUND
-from activities.models import AdminUser, StatusChange, TenantRef
+from activities.models import AdminUser, NotificationRequest, StatusChange, TenantRef
 from activities.progress import AttemptReporter, reports_failed_attempts
-from core.models import Tenant, User
+from core.models import NOTIFY_CHANNEL, Notification, Tenant, User
 from core.status import TenantStatus
 
 ADMIN_ROLES = ["admin"]
@@ -84,3 +84,28 @@ class ControlPlaneActivities:
                 )
             ).one()
         return AdminUser(user_id=str(user.id), email=row.admin_email, created=bool(user.inserted))
+
+    @activity.defn(name="record_notification")
+    @reports_failed_attempts
+    async def record_notification(self, request: NotificationRequest) -> None:
+        """Store a notification for its user and wake the API processes' streams."""
+        async with self.engine.begin() as conn:
+            inserted = await conn.scalar(
+                insert(Notification)
+                .values(
+                    key=request.key,
+                    user_id=request.user_id,
+                    type=request.type,
+                    message=request.message,
+                    tenant_id=request.tenant_id,
+                    tenant_name=request.tenant_name,
+                )
+                .on_conflict_do_nothing(index_elements=[Notification.key])
+                .returning(Notification.id)
+            )
+            if inserted is not None:
+                # Delivered at commit, together with the row.
+                await conn.execute(
+                    text("SELECT pg_notify(:channel, :user)"),
+                    {"channel": NOTIFY_CHANNEL, "user": request.user_id},
+                )

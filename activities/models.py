@@ -39,6 +39,18 @@ class Migrated:
 
 
 @dataclass(frozen=True)
+class NotificationRequest:
+    """One notification for one user; `key` makes recording it idempotent."""
+
+    key: str
+    user_id: str
+    type: str
+    message: str
+    tenant_id: str
+    tenant_name: str
+
+
+@dataclass(frozen=True)
 class AttemptFailure:
     """Sent by an activity to its workflow when one attempt fails (see activities/progress.py)."""
 

@@ -6,6 +6,8 @@ rolls the row back. If the API dies after the start but before the commit, the w
 activity finds no row (after a few retries) and the run fails without creating anything.
 """
 
+import uuid
+
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -79,6 +81,7 @@ async def start_provisioning(
                     admin_email=request.admin_email,
                     has_isolated_database=isolated,
                     initiated_by=initiated_by,
+                    operation_id=str(uuid.uuid4()),
                 ),
                 id=workflow_id,
                 task_queue=settings.temporal_task_queue,

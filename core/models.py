@@ -5,10 +5,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     MetaData,
     String,
     Text,
@@ -69,3 +71,24 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# pg_notify channel: an inserted notification wakes every API process's streams of that user.
+NOTIFY_CHANNEL = "tenantflow_notifications"
+
+
+class Notification(Base):
+    """Outcome of an operation, for the user who started it (GET /api/notifications)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[str] = mapped_column(String(63))
+    tenant_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # First delivery to any of the user's streams; a new stream skips delivered ones.
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

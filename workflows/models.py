@@ -22,6 +22,11 @@ def provision_workflow_id(tenant_id: str) -> str:
     return f"provision-tenant-{tenant_id}"
 
 
+class NotificationType(StrEnum):
+    TENANT_CREATED = "TenantCreated"
+    TENANT_CREATION_FAILED = "TenantCreationFailed"
+
+
 class StepName(StrEnum):
     CREATE_ADMIN_USER = "create_admin_user"
     CREATE_DATABASE = "create_tenant_database"
@@ -56,6 +61,10 @@ class Progress:
     steps: list[StepProgress] = field(default_factory=list)
     error: str | None = None
     updated_at: datetime | None = None
+    # Bumped on every change: with run_started_at, it orders snapshots across API processes
+    # (the SSE event id).
+    version: int = 0
+    run_started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class ProvisionTenantInput:
     has_isolated_database: bool
     # Id of the user who asked for it; None for public sign-up.
     initiated_by: str | None = None
+    # Chosen by the API per request: keys the notification, so retries never send it twice.
+    operation_id: str = ""
 
 
 @dataclass(frozen=True)

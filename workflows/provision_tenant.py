@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.control_plane import ControlPlaneActivities
-    from activities.models import AttemptFailure, StatusChange, TenantRef
+    from activities.models import AttemptFailure, NotificationRequest, StatusChange, TenantRef
     from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
     from activities.tenant_storage import TenantStorageActivities
     from core.status import TenantStatus
@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         PROGRESS_QUERY,
         TENANT_STATUS,
+        NotificationType,
         Progress,
         ProvisionTenantInput,
         ProvisionTenantResult,
@@ -50,6 +51,7 @@ class ProvisionTenant:
             status=TenantStatus.PENDING,
             steps=[StepProgress(name) for name in StepName],
             updated_at=workflow.now(),
+            run_started_at=workflow.info().start_time,
         )
 
     @workflow.run
@@ -87,11 +89,19 @@ class ProvisionTenant:
             )
         except ActivityError as err:
             await self._fail(describe_error(err.cause or err))
+            await self._notify(
+                input,
+                NotificationType.TENANT_CREATION_FAILED,
+                f"Provisioning tenant '{input.name}' failed: {self._progress.error}",
+            )
             raise ApplicationError(
                 self._progress.error or "provisioning failed",
                 type="ProvisioningFailed",
                 non_retryable=True,
             ) from err
+        await self._notify(
+            input, NotificationType.TENANT_CREATED, f"Tenant '{input.name}' is ready"
+        )
         return ProvisionTenantResult(
             tenant_id=input.tenant_id,
             status=TenantStatus.ACTIVE,
@@ -157,11 +167,35 @@ class ProvisionTenant:
         except ActivityError:
             workflow.logger.exception("could not record the failure on the tenant row")
 
+    async def _notify(
+        self, input: ProvisionTenantInput, type: NotificationType, message: str
+    ) -> None:
+        # Runs recorded before notifications existed did not send one: keep replaying them.
+        if not input.initiated_by or not workflow.patched("notify-initiator"):
+            return
+        request = NotificationRequest(
+            key=f"{workflow.info().workflow_id}:{input.operation_id}:{type.value}",
+            user_id=input.initiated_by,
+            type=type.value,
+            message=message,
+            tenant_id=input.tenant_id,
+            tenant_name=input.name,
+        )
+        try:
+            await workflow.execute_activity_method(
+                ControlPlaneActivities.record_notification,
+                request,
+                **_options(policies.STATUS_UPDATE),
+            )
+        except ActivityError:
+            workflow.logger.exception("could not record the %s notification", type.value)
+
     def _find(self, name: StepName | None) -> StepProgress | None:
         return next((s for s in self._progress.steps if s.name == name), None)
 
     def _touch(self) -> None:
         self._progress.updated_at = workflow.now()
+        self._progress.version += 1
 
 
 def _options(policy: "policies.ActivityPolicy") -> dict[str, Any]:

@@ -30,6 +30,7 @@ def activities_for(client: Client, engine: AsyncEngine) -> list[Any]:
     return [
         control_plane.set_tenant_status,
         control_plane.create_admin_user,
+        control_plane.record_notification,
         storage.create_tenant_database,
         storage.migrate_tenant_database,
     ]

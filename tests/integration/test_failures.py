@@ -105,6 +105,7 @@ async def flaky_settings(
     activities = [
         control.set_tenant_status,
         control.create_admin_user,
+        control.record_notification,
         storage.create_tenant_database,
         storage.migrate_tenant_database,
     ]
