@@ -3,12 +3,14 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import Forbidden, NotAuthenticated
+from api.notification_hub import NotificationHub
+from api.progress_hub import ProgressHub
 from api.security import InvalidToken, Principal, decode_access_token
 from core.settings import Settings
 
@@ -30,6 +32,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_progress_hub(request: Request) -> ProgressHub:
+    hub: ProgressHub = request.app.state.progress_hub
+    return hub
+
+
+def get_notification_hub(request: Request) -> NotificationHub:
+    hub: NotificationHub = request.app.state.notification_hub
+    return hub
+
+
 def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
@@ -38,6 +50,8 @@ def get_temporal(request: Request) -> Client:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+ProgressHubDep = Annotated[ProgressHub, Depends(get_progress_hub)]
+NotificationHubDep = Annotated[NotificationHub, Depends(get_notification_hub)]
 
 
 def _principal(settings: Settings, token: str | None) -> Principal:
@@ -65,3 +79,35 @@ def root_user(user: CurrentUser) -> Principal:
 
 
 RootUser = Annotated[Principal, Depends(root_user)]
+
+
+def stream_user(
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    access_token: Annotated[
+        str | None, Query(description="The token, for EventSource (it cannot send headers)")
+    ] = None,
+) -> Principal:
+    return _principal(settings, token or access_token)
+
+
+StreamUser = Annotated[Principal, Depends(stream_user)]
+
+
+def stream_root(user: StreamUser) -> Principal:
+    return root_user(user)
+
+
+StreamRoot = Annotated[Principal, Depends(stream_root)]
+
+
+def last_event_id(
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> int | None:
+    """The id a reconnecting EventSource sends; ours are integers, anything else is ignored."""
+    if last_event_id is None or not last_event_id.strip().isdigit():
+        return None
+    return int(last_event_id)
+
+
+LastEventId = Annotated[int | None, Depends(last_event_id)]

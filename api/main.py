@@ -2,12 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.errors import install_error_handlers
-from api.routes import auth, health, tenants
+from api.metrics import QueryCounter
+from api.notification_hub import NotificationHub
+from api.progress_hub import ProgressHub
+from api.routes import auth, events, health, notifications, tenants
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -24,12 +28,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        counter = QueryCounter()
+        temporal = await connect(settings, interceptors=[counter])
+        progress = ProgressHub(temporal, sessions)
+        notifications = NotificationHub(
+            engine, sessions, timedelta(hours=settings.notification_retention_hours)
+        )
+        await notifications.start()
         app.state.settings = settings
-        app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        app.state.temporal = await connect(settings)
+        app.state.sessions = sessions
+        app.state.temporal = temporal
+        app.state.query_counter = counter
+        app.state.progress_hub = progress
+        app.state.notification_hub = notifications
         try:
             yield
         finally:
+            await progress.close()
+            await notifications.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -42,4 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(tenants.router)
+    app.include_router(events.router)
+    app.include_router(notifications.router)
     return app

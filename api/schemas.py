@@ -87,6 +87,16 @@ class ProgressOut(CamelModel):
     steps: list[StepOut]
     error: str | None
     updated_at: datetime | None
+    version: int = 0
+    run_started_at: datetime | None = None
+
+
+class NotificationOut(CamelModel):
+    type: str
+    message: str
+    tenant_id: str
+    tenant_name: str
+    timestamp: datetime
 
 
 class Token(BaseModel):

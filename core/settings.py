@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     root_email: str = "root@example.com"
     root_password: SecretStr | None = None
 
+    notification_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a notification waits for a user who has no stream open.",
+    )
+    sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE keep-alive interval.")
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -3,8 +3,9 @@
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.service import RPCError
 
 from core.settings import Settings
@@ -12,12 +13,19 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def connect(settings: Settings, *, wait_seconds: float = 60.0) -> Client:
+async def connect(
+    settings: Settings,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+    wait_seconds: float = 60.0,
+) -> Client:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                interceptors=interceptors,
             )
         except (RuntimeError, RPCError) as err:
             if time.monotonic() > deadline:

@@ -14,12 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.control_plane import ControlPlaneActivities
+from activities.models import TenantRef, TenantStorage
+from activities.progress import AttemptReporter, reports_failed_attempts
+from activities.tenant_storage import TenantStorageActivities
 from api.main import create_app
 from core.database import create_engine, create_oneshot_engine, with_database
 from core.settings import Settings
@@ -125,8 +131,13 @@ async def worker(
 
 
 @pytest.fixture(scope="session")
-def api_url(settings: Settings) -> Iterator[str]:
-    with serve_in_thread(create_app(settings)) as url:
+def api_app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def api_url(api_app: FastAPI) -> Iterator[str]:
+    with serve_in_thread(api_app) as url:
         yield url
 
 
@@ -157,3 +168,46 @@ async def api(api_url: str, root_token: str, worker: None) -> AsyncIterator[http
 async def anonymous(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
         yield client
+
+
+class FlakyStorage(TenantStorageActivities):
+    """The real activity, behind a database server that refuses the first `failures` tries."""
+
+    def __init__(self, engine: AsyncEngine, reporter: AttemptReporter, failures: int) -> None:
+        super().__init__(engine, reporter)
+        self.remaining = failures
+
+    @activity.defn(name="create_tenant_database")
+    @reports_failed_attempts
+    async def create_tenant_database(self, ref: TenantRef) -> TenantStorage:
+        if self.remaining > 0:
+            self.remaining -= 1
+            raise ConnectionRefusedError(f"database server unreachable ({self.remaining} left)")
+        return await super().create_tenant_database(ref)
+
+
+@pytest.fixture
+async def flaky_settings(
+    settings: Settings, temporal_client: Client, control_plane: AsyncEngine
+) -> AsyncIterator[Settings]:
+    """Settings whose task queue is served by a worker with a flaky create_tenant_database."""
+    task_queue = f"flaky-{uuid.uuid4().hex[:8]}"
+    reporter = AttemptReporter(temporal_client)
+    control = ControlPlaneActivities(control_plane, reporter)
+    storage = FlakyStorage(control_plane, reporter, failures=2)
+    activities = [
+        control.set_tenant_status,
+        control.create_admin_user,
+        control.record_notification,
+        storage.create_tenant_database,
+        storage.migrate_tenant_database,
+    ]
+    async with build_worker(temporal_client, control_plane, task_queue, activities):
+        yield settings.model_copy(update={"temporal_task_queue": task_queue})
+
+
+@pytest.fixture
+def flaky_api(flaky_settings: Settings) -> Iterator[str]:
+    """A second API whose workflows run on the flaky worker's task queue."""
+    with serve_in_thread(create_app(flaky_settings)) as url:
+        yield url

@@ -86,3 +86,5 @@ class ProvisionTenantResult:
     database: str
     schema: str
     admin_user_id: str
+    # The final snapshot, so a closed run's progress is read from its result, not by replaying.
+    progress: Progress | None = None

@@ -96,6 +96,7 @@ class ProvisionTenant:
             )
             raise ApplicationError(
                 self._progress.error or "provisioning failed",
+                self._progress,  # details: the final snapshot, for readers of the closed run
                 type="ProvisioningFailed",
                 non_retryable=True,
             ) from err
@@ -108,6 +109,7 @@ class ProvisionTenant:
             database=storage.database,
             schema=storage.schema,
             admin_user_id=admin.user_id,
+            progress=self._progress,
         )
 
     @workflow.query(name=PROGRESS_QUERY)

@@ -1,21 +1,14 @@
 """Permanent failures end in Failed with the error stored; transient ones are retried."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.control_plane import ControlPlaneActivities
-from activities.models import TenantRef, TenantStorage
-from activities.progress import AttemptReporter, reports_failed_attempts
-from activities.tenant_storage import TenantStorageActivities
 from api.provisioning import start_provisioning
 from api.schemas import TenantCreate
 from core.database import create_oneshot_engine, with_database
@@ -23,7 +16,6 @@ from core.naming import quote_ident, storage_name
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.helpers import PASSWORD, unique_tenant_id, wait_for_status
-from workflows.worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -75,42 +67,6 @@ async def test_storage_name_taken_by_a_stranger_fails_for_good_with_the_error_st
     async with stranger.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM someone_elses_data")) == 0
     await stranger.dispose()
-
-
-class FlakyStorage(TenantStorageActivities):
-    """The real activity, behind a database server that refuses the first `failures` tries."""
-
-    def __init__(self, engine: AsyncEngine, reporter: AttemptReporter, failures: int) -> None:
-        super().__init__(engine, reporter)
-        self.remaining = failures
-
-    @activity.defn(name="create_tenant_database")
-    @reports_failed_attempts
-    async def create_tenant_database(self, ref: TenantRef) -> TenantStorage:
-        if self.remaining > 0:
-            self.remaining -= 1
-            raise ConnectionRefusedError(f"database server unreachable ({self.remaining} left)")
-        return await super().create_tenant_database(ref)
-
-
-@pytest.fixture
-async def flaky_settings(
-    settings: Settings, temporal_client: Client, control_plane: AsyncEngine
-) -> AsyncIterator[Settings]:
-    """Settings whose task queue is served by a worker with a flaky create_tenant_database."""
-    task_queue = f"flaky-{uuid.uuid4().hex[:8]}"
-    reporter = AttemptReporter(temporal_client)
-    control = ControlPlaneActivities(control_plane, reporter)
-    storage = FlakyStorage(control_plane, reporter, failures=2)
-    activities = [
-        control.set_tenant_status,
-        control.create_admin_user,
-        control.record_notification,
-        storage.create_tenant_database,
-        storage.migrate_tenant_database,
-    ]
-    async with build_worker(temporal_client, control_plane, task_queue, activities):
-        yield settings.model_copy(update={"temporal_task_queue": task_queue})
 
 
 async def test_transient_failure_is_retried_visibly_and_the_tenant_becomes_active(

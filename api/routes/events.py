@@ -1,0 +1,64 @@
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Response, status
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import LastEventId, ProgressHubDep, SessionDep, SettingsDep, StreamRoot
+from api.errors import NotFound, ServiceUnavailable
+from api.progress_hub import ProgressHub
+from api.routes.tenants import load_tenant
+from core.models import Tenant
+
+router = APIRouter(prefix="/api/tenants", tags=["tenants"])
+
+PROGRESS_EVENT = "progress"
+FIRST_SNAPSHOT_SECONDS = 15.0
+
+
+@router.get(
+    "/{tenant_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`progress` events"},
+        204: {"description": "The client already has the final state (stop reconnecting)"},
+    },
+)
+async def stream_progress(
+    tenant_id: str,
+    user: StreamRoot,
+    session: SessionDep,
+    hub: ProgressHubDep,
+    settings: SettingsDep,
+    last_id: LastEventId,
+) -> Response:
+    """Server-sent `progress` events: the snapshot each time it changes, until a final status."""
+    tenant = await load_tenant(session, tenant_id)
+    await session.close()  # the stream outlives the request's session
+    if tenant.workflow_id is None:
+        raise NotFound(f"Tenant '{tenant_id}' has no provisioning workflow")
+    async with hub.subscribe(tenant) as reader:
+        try:
+            current = await asyncio.wait_for(reader.next_after(-1), FIRST_SNAPSHOT_SECONDS)
+        except TimeoutError as err:
+            raise ServiceUnavailable("The workflow's progress cannot be read right now") from err
+    if last_id is not None and current.terminal and current.event_id <= last_id:
+        # 204 tells EventSource to stop reconnecting: it has the final state already.
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return EventSourceResponse(
+        _progress_events(hub, tenant, last_id or 0), ping=int(settings.sse_ping_seconds)
+    )
+
+
+async def _progress_events(
+    hub: ProgressHub, tenant: Tenant, after: int
+) -> AsyncIterator[ServerSentEvent]:
+    async with hub.subscribe(tenant) as reader:
+        while True:
+            snapshot = await reader.next_after(after)
+            yield ServerSentEvent(
+                data=snapshot.json(), event=PROGRESS_EVENT, id=str(snapshot.event_id)
+            )
+            after = snapshot.event_id
+            if snapshot.terminal:
+                return
