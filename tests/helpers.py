@@ -12,7 +12,11 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from core.database import create_oneshot_engine, with_database
+from core.naming import quote_ident, storage_name
+from core.settings import Settings
 from core.status import TenantStatus
 
 PASSWORD = "s3cret-pass"
@@ -77,3 +81,20 @@ async def wait_for_status(
         if time.monotonic() > deadline:
             raise AssertionError(f"{tenant_id} still {tenant['status']} after {within}s")
         await asyncio.sleep(0.05)
+
+
+async def occupy_database_name(settings: Settings, tenant_id: str) -> str:
+    """Create, as a stranger would, a non-empty database under the tenant's future name."""
+    taken = storage_name(settings.tenant_storage_prefix, tenant_id)
+    assert settings.database_url
+    server = create_oneshot_engine(
+        with_database(settings.database_url, "postgres"), isolation_level="AUTOCOMMIT"
+    )
+    async with server.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE {quote_ident(taken)}"))
+    await server.dispose()
+    stranger = create_oneshot_engine(with_database(settings.database_url, taken))
+    async with stranger.begin() as conn:
+        await conn.execute(text("CREATE TABLE someone_elses_data (id int)"))
+    await stranger.dispose()
+    return taken

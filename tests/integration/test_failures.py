@@ -12,10 +12,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.provisioning import start_provisioning
 from api.schemas import TenantCreate
 from core.database import create_oneshot_engine, with_database
-from core.naming import quote_ident, storage_name
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import PASSWORD, unique_tenant_id, wait_for_status
+from tests.helpers import PASSWORD, occupy_database_name, unique_tenant_id, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -24,18 +23,7 @@ async def test_storage_name_taken_by_a_stranger_fails_for_good_with_the_error_st
     api: httpx.AsyncClient, settings: Settings, temporal_client: Client
 ) -> None:
     tenant_id = unique_tenant_id()
-    taken = storage_name(settings.tenant_storage_prefix, tenant_id)
-    assert settings.database_url
-    server = create_oneshot_engine(
-        with_database(settings.database_url, "postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with server.connect() as conn:
-        await conn.execute(text(f"CREATE DATABASE {quote_ident(taken)}"))
-    await server.dispose()
-    stranger = create_oneshot_engine(with_database(settings.database_url, taken))
-    async with stranger.begin() as conn:
-        await conn.execute(text("CREATE TABLE someone_elses_data (id int)"))
-    await stranger.dispose()
+    taken = await occupy_database_name(settings, tenant_id)
 
     body = {
         "id": tenant_id,
@@ -63,6 +51,7 @@ async def test_storage_name_taken_by_a_stranger_fails_for_good_with_the_error_st
     description = await temporal_client.get_workflow_handle(tenant["workflowId"]).describe()
     assert description.status == WorkflowExecutionStatus.FAILED
     # The stranger's database is untouched.
+    assert settings.database_url
     stranger = create_oneshot_engine(with_database(settings.database_url, taken))
     async with stranger.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM someone_elses_data")) == 0
