@@ -6,6 +6,9 @@ COMMENT, so an unmarked database that is still empty is taken to be ours, left b
 between the two statements.
 """
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from sqlalchemy import URL, String, literal, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,7 +41,7 @@ async def create_owned_database(server: URL, name: str, marker: str) -> bool:
     """Ensure database `name` exists and carries `marker`. True if this call created it."""
     engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        async with engine.connect() as conn:
+        async with engine.connect() as conn, _session_lock(conn, f"database:{name}"):
             for _ in range(2):
                 found = (
                     await conn.execute(
@@ -114,3 +117,63 @@ async def _database_is_empty(database: URL) -> bool:
         return bool(count == 0)
     finally:
         await engine.dispose()
+
+
+async def drop_owned_database(server: URL, name: str, marker: str) -> bool:
+    """Drop database `name` if it carries `marker`. True if this call dropped it."""
+    engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn, _session_lock(conn, f"database:{name}"):
+            found = (
+                await conn.execute(
+                    text(
+                        "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                        "WHERE datname = :name"
+                    ),
+                    {"name": name},
+                )
+            ).first()
+            if found is None:
+                return False
+            if found[0] != marker:
+                raise _taken("database", name)
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)"))
+            return True
+    finally:
+        await engine.dispose()
+
+
+async def drop_owned_schema(database: URL, name: str, marker: str) -> bool:
+    """Drop schema `name` (and everything in it) if it carries `marker`."""
+    engine = create_oneshot_engine(database)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+            found = (
+                await conn.execute(
+                    text(
+                        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                        "WHERE nspname = :name"
+                    ),
+                    {"name": name},
+                )
+            ).first()
+            if found is None:
+                return False
+            if found[0] != marker:
+                raise _taken("schema", name)
+            await conn.execute(text(f"DROP SCHEMA {quote_ident(name)} CASCADE"))
+            return True
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _session_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
+    """Serialise work on one database name across workers (CREATE/DROP DATABASE cannot run
+    in a transaction, so a session-level advisory lock)."""
+    await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
+    try:
+        yield
+    finally:
+        await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})

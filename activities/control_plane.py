@@ -2,14 +2,21 @@
 
 import uuid
 
-from sqlalchemy import Boolean, Row, func, literal_column, select, text, update
+from sqlalchemy import Boolean, Row, delete, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import TENANT_MISCONFIGURED, TENANT_NOT_FOUND
-from activities.models import AdminUser, NotificationRequest, StatusChange, TenantRef
+from activities.models import (
+    AdminUser,
+    NotificationRequest,
+    Removed,
+    StatusChange,
+    TenantRef,
+    TenantUpdate,
+)
 from activities.progress import AttemptReporter, reports_failed_attempts
 from core.models import NOTIFY_CHANNEL, Notification, Tenant, User
 from core.status import TenantStatus
@@ -109,3 +116,31 @@ class ControlPlaneActivities:
                     text("SELECT pg_notify(:channel, :user)"),
                     {"channel": NOTIFY_CHANNEL, "user": request.user_id},
                 )
+
+    @activity.defn(name="delete_tenant_users")
+    @reports_failed_attempts
+    async def delete_tenant_users(self, ref: TenantRef) -> Removed:
+        """Remove every user of the tenant (its admin, and any added since)."""
+        async with self.engine.begin() as conn:
+            deleted = (
+                await conn.scalars(
+                    delete(User).where(User.tenant_id == ref.tenant_id).returning(User.id)
+                )
+            ).all()
+        return Removed(bool(deleted), len(deleted))
+
+    @activity.defn(name="apply_tenant_update")
+    @reports_failed_attempts
+    async def apply_tenant_update(self, change: TenantUpdate) -> None:
+        """Store the tenant's new name and active flag."""
+        async with self.engine.begin() as conn:
+            updated = await conn.scalar(
+                update(Tenant)
+                .where(Tenant.id == change.tenant_id)
+                .values(name=change.name, is_active=change.is_active, updated_on=func.now())
+                .returning(Tenant.id)
+            )
+        if updated is None:
+            raise ApplicationError(
+                f"tenant {change.tenant_id} not found", type=TENANT_NOT_FOUND, non_retryable=True
+            )

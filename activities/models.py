@@ -34,6 +34,28 @@ class TenantStorage:
 
 
 @dataclass(frozen=True)
+class TenantUpdate:
+    tenant_id: str
+    name: str
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a compensation or deprovisioning step removed (False: there was nothing)."""
+
+    removed: bool
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class WelcomeEmail:
+    tenant_id: str
+    tenant_name: str
+    to: str
+
+
+@dataclass(frozen=True)
 class Migrated:
     revision: str
 

@@ -8,9 +8,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._heartbeat import heartbeating
-from activities._postgres import create_owned_database, create_owned_schema
+from activities._postgres import (
+    create_owned_database,
+    create_owned_schema,
+    drop_owned_database,
+    drop_owned_schema,
+)
 from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
-from activities.models import Migrated, TenantRef, TenantStorage
+from activities.models import Migrated, Removed, TenantRef, TenantStorage
 from activities.progress import AttemptReporter, reports_failed_attempts
 from core.database import create_oneshot_engine, ensure_database, sqlstate, with_database
 from core.migrate import upgrade
@@ -48,6 +53,23 @@ class TenantStorageActivities:
                 self._url(placement.database), placement.schema, marker
             )
         return TenantStorage(placement.database, placement.schema, created)
+
+    @activity.defn(name="drop_tenant_database")
+    @reports_failed_attempts
+    async def drop_tenant_database(self, ref: TenantRef) -> Removed:
+        """Drop the tenant's database or schema, if it is there and marked as the tenant's."""
+        placement = await self._placement(ref.tenant_id)
+        marker = ownership_marker(ref.tenant_id)
+        async with heartbeating():
+            if placement.isolated:
+                dropped = await drop_owned_database(
+                    self._url("postgres"), placement.database, marker
+                )
+            else:
+                dropped = await drop_owned_schema(
+                    self._url(placement.database), placement.schema, marker
+                )
+        return Removed(dropped, int(dropped))
 
     @activity.defn(name="migrate_tenant_database")
     @reports_failed_attempts

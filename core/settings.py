@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE keep-alive interval.")
 
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "Tenantflow <no-reply@tenantflow.example.com>"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where users reach the app (e-mail links)."
+    )
+    signup_enabled: bool = True
+    signup_limit_per_ip_per_hour: int = Field(default=5, ge=0)
+    signup_limit_per_hour: int = Field(default=100, ge=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

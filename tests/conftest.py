@@ -126,7 +126,7 @@ async def control_plane(settings: Settings) -> AsyncIterator[AsyncEngine]:
 async def worker(
     temporal_client: Client, control_plane: AsyncEngine, settings: Settings
 ) -> AsyncIterator[None]:
-    async with build_worker(temporal_client, control_plane, settings.temporal_task_queue):
+    async with build_worker(temporal_client, control_plane, settings):
         yield
 
 
@@ -199,10 +199,12 @@ async def flaky_settings(
         control.set_tenant_status,
         control.create_admin_user,
         control.record_notification,
+        control.delete_tenant_users,
         storage.create_tenant_database,
         storage.migrate_tenant_database,
+        storage.drop_tenant_database,
     ]
-    async with build_worker(temporal_client, control_plane, task_queue, activities):
+    async with build_worker(temporal_client, control_plane, settings, task_queue, activities):
         yield settings.model_copy(update={"temporal_task_queue": task_queue})
 
 

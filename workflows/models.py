@@ -22,9 +22,26 @@ def provision_workflow_id(tenant_id: str) -> str:
     return f"provision-tenant-{tenant_id}"
 
 
+CANCEL_REQUESTED_BY_SIGNAL = "cancel_requested_by"
+
+
+def update_workflow_id(tenant_id: str, operation_id: str) -> str:
+    return f"update-tenant-{tenant_id}-{operation_id[:8]}"
+
+
+def deprovision_workflow_id(tenant_id: str) -> str:
+    return f"deprovision-tenant-{tenant_id}"
+
+
 class NotificationType(StrEnum):
     TENANT_CREATED = "TenantCreated"
     TENANT_CREATION_FAILED = "TenantCreationFailed"
+    TENANT_UPDATED = "TenantUpdated"
+    TENANT_UPDATE_FAILED = "TenantUpdateFailed"
+    TENANT_CANCELLED = "TenantCancelled"
+    TENANT_CANCELLATION_FAILED = "TenantCancellationFailed"
+    TENANT_DELETED = "TenantDeleted"
+    TENANT_DELETION_FAILED = "TenantDeletionFailed"
 
 
 class StepName(StrEnum):
@@ -32,6 +49,11 @@ class StepName(StrEnum):
     CREATE_DATABASE = "create_tenant_database"
     MIGRATE_DATABASE = "migrate_tenant_database"
     ACTIVATE = "activate_tenant"
+    SEND_WELCOME = "send_welcome_email"
+    APPLY_UPDATE = "apply_tenant_update"
+    DROP_DATABASE = "drop_tenant_database"
+    DELETE_USERS = "delete_tenant_users"
+    MARK_DELETED = "mark_deleted"
 
 
 class StepStatus(StrEnum):
@@ -45,7 +67,7 @@ class StepStatus(StrEnum):
 
 @dataclass
 class StepProgress:
-    name: StepName
+    name: str
     status: StepStatus = StepStatus.PENDING
     attempt: int = 0
     started_at: datetime | None = None
@@ -77,6 +99,8 @@ class ProvisionTenantInput:
     initiated_by: str | None = None
     # Chosen by the API per request: keys the notification, so retries never send it twice.
     operation_id: str = ""
+    # Public sign-up: send the admin a welcome e-mail once the tenant is Active.
+    send_welcome_email: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,4 +111,28 @@ class ProvisionTenantResult:
     schema: str
     admin_user_id: str
     # The final snapshot, so a closed run's progress is read from its result, not by replaying.
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class UpdateTenantInput:
+    tenant_id: str
+    name: str
+    is_active: bool
+    initiated_by: str | None = None
+    operation_id: str = ""
+
+
+@dataclass(frozen=True)
+class DeprovisionTenantInput:
+    tenant_id: str
+    name: str
+    initiated_by: str | None = None
+    operation_id: str = ""
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    tenant_id: str
+    status: TenantStatus
     progress: Progress | None = None

@@ -74,3 +74,45 @@ MIGRATE_DATABASE = ActivityPolicy(
         ],
     ),
 )
+
+# Compensation and deprovisioning: a removal that cannot proceed (a stranger's database under
+# the tenant's name) stops at once; anything else is retried for ~2.5 minutes.
+REMOVE_STORAGE = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=timedelta(seconds=10),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=8,
+        non_retryable_error_types=[
+            errors.STORAGE_NAME_TAKEN,
+            errors.TENANT_NOT_FOUND,
+            errors.TENANT_MISCONFIGURED,
+        ],
+    ),
+)
+
+# Control-plane writes of an operation (update, user removal).
+CONTROL_PLANE_WRITE = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=5,
+        non_retryable_error_types=[errors.TENANT_NOT_FOUND],
+    ),
+)
+
+# SMTP: a server that is down is retried for ~5 minutes; a recipient it refuses is not.
+SEND_EMAIL = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=8,
+        non_retryable_error_types=[errors.EMAIL_REJECTED],
+    ),
+)

@@ -11,39 +11,53 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.control_plane import ControlPlaneActivities
+from activities.email import EmailActivities
 from activities.progress import AttemptReporter
 from activities.tenant_storage import TenantStorageActivities
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from workflows.deprovision_tenant import DeprovisionTenant
 from workflows.provision_tenant import ProvisionTenant
+from workflows.update_tenant import UpdateTenant
 
-WORKFLOWS: Sequence[type] = (ProvisionTenant,)
+WORKFLOWS: Sequence[type] = (ProvisionTenant, UpdateTenant, DeprovisionTenant)
 
 log = logging.getLogger("tenantflow.worker")
 
 
-def activities_for(client: Client, engine: AsyncEngine) -> list[Any]:
+def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> list[Any]:
     reporter = AttemptReporter(client)
     control_plane = ControlPlaneActivities(engine, reporter)
     storage = TenantStorageActivities(engine, reporter)
+    email = EmailActivities(settings, reporter)
     return [
         control_plane.set_tenant_status,
         control_plane.create_admin_user,
         control_plane.record_notification,
+        control_plane.delete_tenant_users,
+        control_plane.apply_tenant_update,
         storage.create_tenant_database,
         storage.migrate_tenant_database,
+        storage.drop_tenant_database,
+        email.send_welcome_email,
     ]
 
 
 def build_worker(
-    client: Client, engine: AsyncEngine, task_queue: str, activities: list[Any] | None = None
+    client: Client,
+    engine: AsyncEngine,
+    settings: Settings,
+    task_queue: str | None = None,
+    activities: list[Any] | None = None,
 ) -> Worker:
     return Worker(
         client,
-        task_queue=task_queue,
+        task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities if activities is not None else activities_for(client, engine),
+        activities=activities
+        if activities is not None
+        else activities_for(client, engine, settings),
     )
 
 
@@ -52,7 +66,7 @@ async def run(settings: Settings) -> None:
         raise SystemExit("DATABASE_URL is not set")
     client = await connect(settings)
     engine = create_engine(settings.database_url)
-    worker = build_worker(client, engine, settings.temporal_task_queue)
+    worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

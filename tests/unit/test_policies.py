@@ -14,7 +14,15 @@ KNOWN_TYPES = {v for k, v in vars(errors).items() if k.isupper()}
 
 
 def test_there_is_a_policy_per_activity_kind() -> None:
-    assert set(ALL) == {"STATUS_UPDATE", "CREATE_ADMIN_USER", "CREATE_DATABASE", "MIGRATE_DATABASE"}
+    assert set(ALL) == {
+        "STATUS_UPDATE",
+        "CREATE_ADMIN_USER",
+        "CREATE_DATABASE",
+        "MIGRATE_DATABASE",
+        "REMOVE_STORAGE",
+        "CONTROL_PLANE_WRITE",
+        "SEND_EMAIL",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(ALL))

@@ -1,0 +1,93 @@
+"""DeprovisionTenant: Deleting, drop the database or schema, remove the users, Deleted.
+
+Stopped half-way (a failure, a cancel), the tenant is Failed with the error — never Active:
+`DELETE` again finishes the job (every step is idempotent).
+"""
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from activities.control_plane import ControlPlaneActivities
+    from activities.models import AttemptFailure, TenantRef
+    from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
+    from activities.tenant_storage import TenantStorageActivities
+    from core.status import TenantStatus
+    from workflows import policies
+    from workflows.models import (
+        PROGRESS_QUERY,
+        DeprovisionTenantInput,
+        NotificationType,
+        OperationResult,
+        Progress,
+        StepName,
+    )
+    from workflows.tracking import Tracker, options
+
+
+@workflow.defn(name="DeprovisionTenant")
+class DeprovisionTenant:
+    @workflow.init
+    def __init__(self, input: DeprovisionTenantInput) -> None:
+        steps = [StepName.DROP_DATABASE, StepName.DELETE_USERS, StepName.MARK_DELETED]
+        self.tracker = Tracker(input.tenant_id, input.name, "DeprovisionTenant", steps)
+
+    @workflow.run
+    async def run(self, input: DeprovisionTenantInput) -> OperationResult:
+        track, ref = self.tracker, TenantRef(input.tenant_id)
+        try:
+            await track.set_status(TenantStatus.DELETING)
+            await track.step(
+                StepName.DROP_DATABASE,
+                "drop_tenant_database",
+                lambda: workflow.execute_activity_method(
+                    TenantStorageActivities.drop_tenant_database,
+                    ref,
+                    **options(policies.REMOVE_STORAGE),
+                ),
+            )
+            await track.step(
+                StepName.DELETE_USERS,
+                "delete_tenant_users",
+                lambda: workflow.execute_activity_method(
+                    ControlPlaneActivities.delete_tenant_users,
+                    ref,
+                    **options(policies.CONTROL_PLANE_WRITE),
+                ),
+            )
+            await track.step(
+                StepName.MARK_DELETED,
+                "set_tenant_status",
+                lambda: track.set_status(TenantStatus.DELETED),
+            )
+        except (ActivityError, asyncio.CancelledError) as err:
+            cancelled = is_cancelled_exception(err)
+            cause = "cancelled" if cancelled else describe_error(getattr(err, "cause", None) or err)
+            error = f"Deletion stopped ({cause}); delete again to finish"
+            track.cancel_pending()
+            await track.record_failure(error)
+            await self._notify(input, NotificationType.TENANT_DELETION_FAILED, error)
+            if cancelled:
+                raise
+            raise ApplicationError(
+                error, track.progress, type="DeprovisionFailed", non_retryable=True
+            ) from err
+        await self._notify(
+            input, NotificationType.TENANT_DELETED, f"Tenant '{input.name}' was deleted"
+        )
+        return OperationResult(input.tenant_id, TenantStatus.DELETED, track.progress)
+
+    async def _notify(
+        self, input: DeprovisionTenantInput, type: NotificationType, text: str
+    ) -> None:
+        await self.tracker.notify(input.initiated_by, input.operation_id, type.value, text)
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> Progress:
+        return self.tracker.progress
+
+    @workflow.signal(name=ATTEMPT_FAILED_SIGNAL)
+    def attempt_failed(self, failure: AttemptFailure) -> None:
+        self.tracker.attempt_failed(failure)

@@ -1,0 +1,151 @@
+"""What every tenant workflow does besides its own steps: keep the progress snapshot, mirror the
+status on the tenant row and in the `TenantStatus` search attribute, and notify the initiator.
+
+Runs inside workflows (deterministic): imported through `imports_passed_through`.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
+
+from activities.control_plane import ControlPlaneActivities
+from activities.models import AttemptFailure, NotificationRequest, StatusChange
+from activities.progress import describe_error
+from core.status import TenantStatus
+from workflows import policies
+from workflows.models import TENANT_STATUS, Progress, StepProgress, StepStatus
+
+T = TypeVar("T")
+
+
+def options(policy: policies.ActivityPolicy) -> dict[str, Any]:
+    return {
+        "start_to_close_timeout": policy.start_to_close_timeout,
+        "heartbeat_timeout": policy.heartbeat_timeout,
+        "retry_policy": policy.retry_policy,
+        # On cancellation, wait for the step to stop before compensating, so cleanup never
+        # races a step that is still creating what it removes.
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    }
+
+
+class Tracker:
+    def __init__(
+        self, tenant_id: str, tenant_name: str, workflow_type: str, steps: Sequence[str]
+    ) -> None:
+        self.tenant_name = tenant_name
+        self.progress = Progress(
+            tenant_id=tenant_id,
+            workflow_type=workflow_type,
+            status=TenantStatus.PENDING,
+            steps=[StepProgress(name) for name in steps],
+            updated_at=workflow.now(),
+            run_started_at=workflow.info().start_time,
+        )
+        # Which step a failed-attempt report from an activity belongs to.
+        self._step_of_activity: dict[str, StepProgress] = {}
+
+    @property
+    def tenant_id(self) -> str:
+        return self.progress.tenant_id
+
+    def find(self, name: str) -> StepProgress | None:
+        return next((s for s in self.progress.steps if s.name == name), None)
+
+    def add_step(self, name: str) -> StepProgress:
+        step = StepProgress(name)
+        self.progress.steps.append(step)
+        self.touch()
+        return step
+
+    async def step(self, name: str, activity: str, run: Callable[[], Awaitable[T]]) -> T:
+        step = self.find(name) or self.add_step(name)
+        step.status, step.attempt, step.started_at = StepStatus.RUNNING, 1, workflow.now()
+        self._step_of_activity[activity] = step
+        self.touch()
+        try:
+            result = await run()
+        except ActivityError as err:
+            step.last_error = describe_error(err.cause or err)
+            self._finish(step, StepStatus.FAILED)
+            raise
+        except BaseException:
+            self._finish(step, StepStatus.CANCELLED)
+            raise
+        self._finish(step, StepStatus.COMPLETED)
+        return result
+
+    def _finish(self, step: StepProgress, status: StepStatus) -> None:
+        step.status, step.finished_at = status, workflow.now()
+        self._step_of_activity = {k: v for k, v in self._step_of_activity.items() if v is not step}
+        self.touch()
+
+    def cancel_pending(self) -> None:
+        for step in self.progress.steps:
+            if step.status == StepStatus.PENDING:
+                step.status = StepStatus.CANCELLED
+        self.touch()
+
+    def attempt_failed(self, failure: AttemptFailure) -> None:
+        step = self._step_of_activity.get(failure.activity)
+        # Reports may arrive late; only a running step's newest attempt counts.
+        if step is None or failure.attempt < step.attempt:
+            return
+        step.last_error = failure.error
+        if failure.will_retry:
+            step.status = StepStatus.RETRYING
+            step.attempt = failure.attempt + 1
+        self.touch()
+
+    async def set_status(
+        self, status: TenantStatus, *, error: str | None = None, new_attempt: bool = False
+    ) -> None:
+        await workflow.execute_activity_method(
+            ControlPlaneActivities.set_tenant_status,
+            StatusChange(self.tenant_id, status, error=error, new_attempt=new_attempt),
+            **options(policies.STATUS_UPDATE),
+        )
+        self.show_status(status, error)
+
+    def show_status(self, status: TenantStatus, error: str | None = None) -> None:
+        self.progress.status = status
+        if error is not None:
+            self.progress.error = error
+        workflow.upsert_search_attributes([TENANT_STATUS.value_set(status.value)])
+        self.touch()
+
+    async def record_failure(self, error: str) -> None:
+        """Show Failed at once, then store it on the row (best effort: the run fails anyway)."""
+        self.show_status(TenantStatus.FAILED, error)
+        try:
+            await self.set_status(TenantStatus.FAILED, error=error)
+        except ActivityError:
+            workflow.logger.exception("could not record the failure on the tenant row")
+
+    async def notify(self, user_id: str | None, operation: str, type: str, message: str) -> None:
+        """Notify `user_id` (nobody for public sign-up); `operation` keys it against repeats."""
+        if not user_id:
+            return
+        request = NotificationRequest(
+            key=f"{workflow.info().workflow_id}:{operation}:{type}",
+            user_id=user_id,
+            type=type,
+            message=message,
+            tenant_id=self.tenant_id,
+            tenant_name=self.tenant_name,
+        )
+        try:
+            await workflow.execute_activity_method(
+                ControlPlaneActivities.record_notification,
+                request,
+                **options(policies.STATUS_UPDATE),
+            )
+        except ActivityError:
+            workflow.logger.exception("could not record the %s notification", type)
+
+    def touch(self) -> None:
+        self.progress.updated_at = workflow.now()
+        self.progress.version += 1
