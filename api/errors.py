@@ -1,7 +1,5 @@
 """Domain errors and their one mapping to HTTP responses."""
 
-from typing import ClassVar
-
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -13,16 +11,31 @@ SENSITIVE_FIELDS = frozenset({"password"})
 
 class DomainError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
-    headers: ClassVar[dict[str, str] | None] = None
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
 
+class BadRequest(DomainError):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class TooManyRequests(DomainError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class NotAuthenticated(DomainError):
     status_code = status.HTTP_401_UNAUTHORIZED
-    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(DomainError):

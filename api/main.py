@@ -11,7 +11,7 @@ from api.errors import install_error_handlers
 from api.metrics import QueryCounter
 from api.notification_hub import NotificationHub
 from api.progress_hub import ProgressHub
-from api.routes import auth, events, health, notifications, tenants
+from api.routes import auth, events, health, notifications, operations, signup, tenants
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(tenants.router)
+    app.include_router(operations.router)
     app.include_router(events.router)
+    app.include_router(signup.router)
     app.include_router(notifications.router)
     return app

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.reconcile import reconcile
 from api.schemas import ProgressOut
 from core.models import Tenant
 from core.status import TenantStatus
@@ -101,13 +102,18 @@ class WorkflowReader:
     def finished(self) -> bool:
         return self.task.done()
 
-    async def next_after(self, event_id: int) -> Snapshot:
-        """The newest snapshot with an id above `event_id`, waiting for one if need be."""
+    async def next_after(self, event_id: int) -> Snapshot | None:
+        """The newest snapshot with an id above `event_id`, waiting for one if need be; None
+        once the reader has finished without one (the stream then ends)."""
+
+        def ready() -> bool:
+            newer = self.latest is not None and self.latest.event_id > event_id
+            return newer or self.task.done()
+
         async with self._changed:
-            await self._changed.wait_for(
-                lambda: self.latest is not None and self.latest.event_id > event_id
-            )
-            assert self.latest is not None
+            await self._changed.wait_for(ready)
+            if self.latest is None or self.latest.event_id <= event_id:
+                return None
             return self.latest
 
     async def _publish(self, snapshot: Snapshot) -> None:
@@ -140,6 +146,8 @@ class WorkflowReader:
             await self._publish(await self._row(final=True))
         finally:
             watcher.cancel()
+            async with self._changed:
+                self._changed.notify_all()  # waiters see the reader has finished
 
     async def _watch(
         self, handle: WorkflowHandle[Any, Any], dirty: asyncio.Event, closed: asyncio.Event
@@ -193,7 +201,9 @@ class WorkflowReader:
     async def _row(self, *, final: bool) -> Snapshot:
         async with self._hub.sessions() as session:
             tenant = await session.get(Tenant, self.tenant_id)
-        assert tenant is not None, f"tenant {self.tenant_id} vanished"
+            assert tenant is not None, f"tenant {self.tenant_id} vanished"
+            if final:  # a terminated run left the row in flight: make it honest first
+                tenant = await reconcile(session, self._hub.client, tenant)
         return row_snapshot(tenant, final=final)
 
     def attach(self) -> None:

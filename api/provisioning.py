@@ -12,8 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -27,12 +25,7 @@ from core.naming import storage_name
 from core.passwords import hash_password
 from core.settings import Settings
 from core.status import TenantStatus
-from workflows.models import (
-    TENANT_ID,
-    TENANT_STATUS,
-    ProvisionTenantInput,
-    provision_workflow_id,
-)
+from workflows.models import ProvisionTenantInput, provision_workflow_id, search_attributes
 from workflows.provision_tenant import ProvisionTenant
 
 
@@ -47,6 +40,7 @@ async def start_provisioning(
     request: TenantCreate,
     *,
     initiated_by: str | None,
+    send_welcome_email: bool = False,
 ) -> TenantAccepted:
     name = storage_name(settings.tenant_storage_prefix, request.id)
     isolated = request.has_isolated_database
@@ -82,18 +76,14 @@ async def start_provisioning(
                     has_isolated_database=isolated,
                     initiated_by=initiated_by,
                     operation_id=str(uuid.uuid4()),
+                    send_welcome_email=send_welcome_email,
                 ),
                 id=workflow_id,
                 task_queue=settings.temporal_task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 # A failed run may be started again (retry); a running or successful one not.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(TENANT_ID, request.id),
-                        SearchAttributePair(TENANT_STATUS, TenantStatus.PENDING.value),
-                    ]
-                ),
+                search_attributes=search_attributes(request.id, TenantStatus.PENDING),
             )
         except WorkflowAlreadyStartedError as err:
             raise _already_exists(request.id) from err

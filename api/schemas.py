@@ -49,6 +49,24 @@ class TenantCreate(CamelModel):
     has_isolated_database: bool = False
 
 
+class SignupRequest(CamelModel):
+    """Public sign-up: always a schema in the shared database (no isolated database)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: TenantId = Field(examples=["acme"])
+    name: TenantName = Field(examples=["Acme Corporation"])
+    admin_email: Email = Field(examples=["admin@acme.example.com"])
+    password: Password = Field(examples=["correct-horse-42"])
+
+
+class TenantChange(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TenantName = Field(examples=["Acme Corp."])
+    is_active: bool = True
+
+
 class TenantAccepted(CamelModel):
     id: str
     status: TenantStatus
@@ -102,6 +120,12 @@ class NotificationOut(CamelModel):
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
+
+
+class ClientConfig(CamelModel):
+    temporal_ui_url: str
+    temporal_namespace: str
+    signup_enabled: bool
 
 
 class Health(BaseModel):

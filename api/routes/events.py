@@ -40,8 +40,10 @@ async def stream_progress(
     async with hub.subscribe(tenant) as reader:
         try:
             current = await asyncio.wait_for(reader.next_after(-1), FIRST_SNAPSHOT_SECONDS)
-        except TimeoutError as err:
-            raise ServiceUnavailable("The workflow's progress cannot be read right now") from err
+        except TimeoutError:
+            current = None
+    if current is None:
+        raise ServiceUnavailable("The workflow's progress cannot be read right now")
     if last_id is not None and current.terminal and current.event_id <= last_id:
         # 204 tells EventSource to stop reconnecting: it has the final state already.
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -56,6 +58,8 @@ async def _progress_events(
     async with hub.subscribe(tenant) as reader:
         while True:
             snapshot = await reader.next_after(after)
+            if snapshot is None:
+                return
             yield ServerSentEvent(
                 data=snapshot.json(), event=PROGRESS_EVENT, id=str(snapshot.event_id)
             )

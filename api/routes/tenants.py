@@ -5,6 +5,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound, ServiceUnavailable
 from api.provisioning import start_provisioning
+from api.reconcile import reconcile
 from api.schemas import ProgressOut, TenantAccepted, TenantCreate, TenantOut
 from core.models import Tenant
 from core.status import TenantStatus
@@ -34,9 +35,12 @@ async def list_tenants(user: RootUser, session: SessionDep) -> list[TenantOut]:
 
 
 @router.get("/{tenant_id}", response_model=TenantOut)
-async def get_tenant(tenant_id: str, user: RootUser, session: SessionDep) -> TenantOut:
+async def get_tenant(
+    tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
+) -> TenantOut:
     """One tenant."""
-    return TenantOut.model_validate(await load_tenant(session, tenant_id))
+    tenant = await reconcile(session, temporal, await load_tenant(session, tenant_id))
+    return TenantOut.model_validate(tenant)
 
 
 @router.get("/{tenant_id}/progress", response_model=ProgressOut)
@@ -44,7 +48,7 @@ async def get_progress(
     tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
 ) -> ProgressOut:
     """The provisioning workflow's progress snapshot (its `progress` query)."""
-    tenant = await load_tenant(session, tenant_id)
+    tenant = await reconcile(session, temporal, await load_tenant(session, tenant_id))
     if tenant.workflow_id is None:
         raise NotFound(f"Tenant '{tenant_id}' has no provisioning workflow")
     try:

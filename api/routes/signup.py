@@ -1,0 +1,38 @@
+from fastapi import APIRouter, Request, status
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import NotFound
+from api.provisioning import start_provisioning
+from api.schemas import SignupRequest, TenantAccepted, TenantCreate
+from api.signup import check_signup_rate
+
+router = APIRouter(prefix="/api", tags=["signup"])
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TenantAccepted,
+    responses={409: {"description": "Id taken"}, 429: {"description": "Rate limit reached"}},
+)
+async def sign_up(
+    body: SignupRequest,
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> TenantAccepted:
+    """Public sign-up: provision a tenant (shared schema) and e-mail its admin when ready."""
+    if not settings.signup_enabled:
+        raise NotFound("Public sign-up is disabled")
+    await check_signup_rate(session, settings, request.client.host if request.client else "?")
+    tenant = TenantCreate(
+        id=body.id,
+        name=body.name,
+        admin_email=body.admin_email,
+        password=body.password,
+        has_isolated_database=False,
+    )
+    return await start_provisioning(
+        session, temporal, settings, tenant, initiated_by=None, send_welcome_email=True
+    )

@@ -1,0 +1,94 @@
+// The HTTP API: one fetch wrapper that adds the token, reports reachability and turns error
+// answers into ApiError. A 401 on any signed-in call ends the session (expired or revoked token).
+
+import * as connection from './connection.js';
+
+let token = null;
+let unauthorized = () => {};
+
+export function useToken(value) {
+  token = value;
+}
+
+export function onUnauthorized(handler) {
+  unauthorized = handler;
+}
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(describe(status, detail));
+    this.status = status;
+    this.detail = detail;
+  }
+
+  /** FastAPI's 422 list as {field: message}; errors without a field are under ''. */
+  get fieldErrors() {
+    const errors = {};
+    if (!Array.isArray(this.detail)) return errors;
+    for (const error of this.detail) {
+      const loc = Array.isArray(error.loc) ? error.loc : [];
+      const field = loc[0] === 'body' && loc.length > 1 ? String(loc[1]) : '';
+      errors[field] ??= cleanMessage(error.msg);
+    }
+    return errors;
+  }
+}
+
+const cleanMessage = (message) => String(message ?? 'Invalid value').replace(/^Value error, /, '');
+
+function describe(status, detail) {
+  if (typeof detail === 'string') return detail;
+  if (Array.isArray(detail)) return detail.map((error) => cleanMessage(error.msg)).join('; ');
+  if (status === 0) return 'Cannot reach the server. Check the connection and try again.';
+  return `The server answered ${status}. Try again in a moment.`;
+}
+
+async function request(method, path, { json, form, auth = true } = {}) {
+  const headers = { Accept: 'application/json' };
+  let body;
+  if (json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = new URLSearchParams(form);
+  }
+  if (auth && token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body, cache: 'no-store' });
+  } catch {
+    connection.requestFailed();
+    throw new ApiError(0, null);
+  }
+  connection.requestSucceeded();
+  const isJson = response.headers.get('content-type')?.includes('json');
+  const data = isJson ? await response.json().catch(() => null) : null;
+  if (response.ok) return data;
+  if (response.status === 401 && auth) unauthorized();
+  throw new ApiError(response.status, data?.detail);
+}
+
+const tenantPath = (id) => `/api/tenants/${encodeURIComponent(id)}`;
+
+export const api = {
+  signIn: (username, password, tenant) =>
+    request('POST', '/api/auth/token', { form: { username, password, tenant }, auth: false }),
+  signUp: (body) => request('POST', '/api/signup', { json: body, auth: false }),
+  config: () => request('GET', '/api/config'),
+  tenants: () => request('GET', '/api/tenants'),
+  tenant: (id) => request('GET', tenantPath(id)),
+  createTenant: (body) => request('POST', '/api/tenants', { json: body }),
+  updateTenant: (id, body) => request('PUT', tenantPath(id), { json: body }),
+  retryTenant: (id) => request('POST', `${tenantPath(id)}/retry`),
+  cancelTenant: (id) => request('POST', `${tenantPath(id)}/cancel`),
+  deleteTenant: (id) => request('DELETE', tenantPath(id)),
+  /** Resolves once the API answers at all (any status): it is reachable again. */
+  reachable: () => request('GET', '/health', { auth: false }).catch((error) => {
+    if (error.status === 0) throw error;
+  }),
+};
+
+/** An SSE URL: EventSource cannot send headers, so the token travels as a query parameter. */
+export function streamUrl(path) {
+  return `${path}?access_token=${encodeURIComponent(token ?? '')}`;
+}
