@@ -41,7 +41,7 @@ async def create_owned_database(server: URL, name: str, marker: str) -> bool:
     """Ensure database `name` exists and carries `marker`. True if this call created it."""
     engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        async with engine.connect() as conn, _session_lock(conn, f"database:{name}"):
+        async with engine.connect() as conn, advisory_lock(conn, f"database:{name}"):
             for _ in range(2):
                 found = (
                     await conn.execute(
@@ -123,7 +123,7 @@ async def drop_owned_database(server: URL, name: str, marker: str) -> bool:
     """Drop database `name` if it carries `marker`. True if this call dropped it."""
     engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        async with engine.connect() as conn, _session_lock(conn, f"database:{name}"):
+        async with engine.connect() as conn, advisory_lock(conn, f"database:{name}"):
             found = (
                 await conn.execute(
                     text(
@@ -169,9 +169,9 @@ async def drop_owned_schema(database: URL, name: str, marker: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def _session_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
-    """Serialise work on one database name across workers (CREATE/DROP DATABASE cannot run
-    in a transaction, so a session-level advisory lock)."""
+async def advisory_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
+    """Serialise work on `key` across workers, for as long as the block runs (a session-level
+    lock: CREATE/DROP DATABASE cannot run in a transaction)."""
     await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
     try:
         yield

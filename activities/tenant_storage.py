@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import URL, select, text
+from sqlalchemy import URL, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._heartbeat import heartbeating
 from activities._postgres import (
+    advisory_lock,
     create_owned_database,
     create_owned_schema,
     drop_owned_database,
@@ -77,12 +78,16 @@ class TenantStorageActivities:
         """Bring the tenant's schema to the newest Alembic revision (a no-op when it is there)."""
         placement = await self._placement(ref.tenant_id)
         engine = create_oneshot_engine(self._url(placement.database))
+        # One migration per tenant at a time, coordinated in the control plane (the tenant's
+        # database may be brand new).
+        key = f"migrate:{placement.database}:{placement.schema}"
         try:
-            async with heartbeating(), engine.begin() as conn:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:n))"),
-                    {"n": f"migrate:{placement.database}:{placement.schema}"},
-                )
+            async with (
+                heartbeating(),
+                self.control_plane.connect() as coordination,
+                advisory_lock(coordination, key),
+                engine.begin() as conn,
+            ):
                 try:
                     revision = await upgrade(conn, "tenant", placement.schema)
                 except Exception as err:

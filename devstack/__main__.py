@@ -90,6 +90,9 @@ def main() -> None:
             env["DATABASE_URL"] = start_embedded_postgres(data)
             say("postgres", f"embedded PostgreSQL, data in {data / 'postgres'}")
         run_once("setup", [sys.executable, "-m", "core.setup"], env)
+        if not env.get("SMTP_HOST"):
+            env["SMTP_PORT"] = env.get("SMTP_PORT", "1025")
+            children.append(Child("smtp", [sys.executable, "-m", "devstack.smtp_sink"], env))
         children.append(Child("worker", [sys.executable, "-m", "workflows.worker"], env))
         children.append(Child("api", [sys.executable, "-m", "api"], env))
         banner(env, defaults_used, ui_port if children[0].name == "temporal" else None)
@@ -106,9 +109,11 @@ def main() -> None:
 
 def banner(env: dict[str, str], defaults_used: list[str], ui_port: str | None) -> None:
     host, port = env.get("API_HOST", "127.0.0.1"), env.get("API_PORT", "8000")
-    say("devstack", f"API        http://{host}:{port}  (OpenAPI at /docs)")
+    say("devstack", f"App        http://{host}:{port}/  (OpenAPI at /docs)")
     if ui_port:
         say("devstack", f"Web UI     http://127.0.0.1:{ui_port}")
+    if not env.get("SMTP_HOST"):
+        say("devstack", f"Mail       SMTP sink on 127.0.0.1:{env['SMTP_PORT']}, printed as [smtp]")
     for key in defaults_used:
         shown = env[key] if key != "JWT_SECRET" else "(development secret)"
         say("devstack", f"DEVELOPMENT DEFAULT {key}={shown}  -- set {key} for anything real")

@@ -7,7 +7,14 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 
-_COLOURS = {"temporal": "35", "postgres": "34", "setup": "33", "worker": "36", "api": "32"}
+_COLOURS = {
+    "temporal": "35",
+    "postgres": "34",
+    "setup": "33",
+    "worker": "36",
+    "api": "32",
+    "smtp": "90",
+}
 _print_lock = threading.Lock()
 
 

@@ -31,7 +31,9 @@ from core.database import create_engine, create_oneshot_engine, with_database
 from core.settings import Settings
 from core.setup import prepare_control_plane
 from devstack.__main__ import DEV_SERVER_TUNING, temporal_binary
-from tests.helpers import serve_in_thread
+from devstack.smtp_sink import Collector
+from devstack.smtp_sink import start as start_smtp
+from tests.helpers import free_port, serve_in_thread
 from workflows.models import SEARCH_ATTRIBUTES
 from workflows.worker import build_worker
 
@@ -78,7 +80,20 @@ def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def settings(postgres_server: URL, temporal_client: Client) -> AsyncIterator[Settings]:
+def smtp_server() -> Iterator[Collector]:
+    """A real SMTP server (aiosmtpd) collecting what the worker sends."""
+    collector = Collector()
+    controller = start_smtp(free_port(), collector)
+    try:
+        yield collector
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+async def settings(
+    postgres_server: URL, temporal_client: Client, smtp_server: Collector
+) -> AsyncIterator[Settings]:
     run = uuid.uuid4().hex[:8]
     settings = Settings(
         database_url=postgres_server.set(database=f"tf_{run}").render_as_string(
@@ -92,6 +107,10 @@ async def settings(postgres_server: URL, temporal_client: Client) -> AsyncIterat
         jwt_secret=SecretStr("test-only-jwt-secret-0123456789abcdef"),
         root_email=ROOT_EMAIL,
         root_password=SecretStr(ROOT_PASSWORD),
+        smtp_port=smtp_server.port,
+        # Generous: the suite signs up often from 127.0.0.1; the limit has its own test.
+        signup_limit_per_ip_per_hour=1000,
+        signup_limit_per_hour=1000,
     )
     await prepare_control_plane(settings)
     try:

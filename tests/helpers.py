@@ -1,18 +1,20 @@
 """Helpers shared by the tests: a uvicorn server in a thread, tenant factories, waiting."""
 
 import asyncio
+import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import text
+from httpx_sse import aconnect_sse
+from sqlalchemy import make_url, text
 
 from core.database import create_oneshot_engine, with_database
 from core.naming import quote_ident, storage_name
@@ -98,3 +100,104 @@ async def occupy_database_name(settings: Settings, tenant_id: str) -> str:
         await conn.execute(text("CREATE TABLE someone_elses_data (id int)"))
     await stranger.dispose()
     return taken
+
+
+@asynccontextmanager
+async def step_held(
+    settings: Settings, tenant_id: str, step: str, *, isolated: bool = False
+) -> AsyncIterator[None]:
+    """Keep `step` of the tenant's provisioning running until the block exits, by holding the
+    lock the step's activity needs (so tests can act while a step is surely in progress)."""
+    assert settings.database_url
+    name = storage_name(settings.tenant_storage_prefix, tenant_id)
+    if step == "create_admin_user":
+        database, sql = _database_name(settings.database_url), "LOCK TABLE users IN SHARE MODE"
+    elif step == "create_tenant_database":
+        database = "postgres" if isolated else settings.tenants_database
+        key = f"database:{name}" if isolated else name
+        sql = f"SELECT pg_advisory_lock(hashtext('{key}'))"
+    elif step == "migrate_tenant_database":
+        placement = f"{name}:public" if isolated else f"{settings.tenants_database}:{name}"
+        database = _database_name(settings.database_url)
+        sql = f"SELECT pg_advisory_lock(hashtext('migrate:{placement}'))"
+    else:
+        raise ValueError(step)
+    engine = create_oneshot_engine(with_database(settings.database_url, database))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+            if not sql.startswith("LOCK"):
+                await conn.commit()  # advisory locks are held by the session, not the transaction
+            try:
+                yield
+            finally:
+                await conn.rollback()
+                await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+    finally:
+        await engine.dispose()
+
+
+def _database_name(url: str) -> str:
+    return make_url(url).database or "postgres"
+
+
+async def wait_for_step(api: httpx.AsyncClient, tenant_id: str, step: str, status: str) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            progress = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
+            if any(s["name"] == step and s["status"] == status for s in progress["steps"]):
+                return
+            await asyncio.sleep(0.05)
+
+
+class Listener:
+    """One open `/api/notifications` stream (a browser tab), collecting what it receives."""
+
+    def __init__(self, base_url: str, token: str, last_event_id: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        self._client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.connected = asyncio.Event()
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async with aconnect_sse(self._client, "GET", "/api/notifications") as source:
+            assert source.response.status_code == 200
+            self.connected.set()
+            async for event in source.aiter_sse():
+                if (
+                    not event.data
+                ):  # a keep-alive comment (httpx-sse dispatches it; EventSource not)
+                    continue
+                assert event.event == "notification"
+                self.received.append((event.id, json.loads(event.data)))
+
+    def about(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [body for _, body in self.received if body["tenantId"] == tenant_id]
+
+    async def wait_for(
+        self, tenant_id: str, type: str | None = None, within: float = 30.0
+    ) -> dict[str, Any]:
+        def found() -> list[dict[str, Any]]:
+            return [b for b in self.about(tenant_id) if type is None or b["type"] == type]
+
+        async with asyncio.timeout(within):
+            while not found():
+                if self._task.done():
+                    self._task.result()
+                await asyncio.sleep(0.05)
+        return found()[0]
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._client.aclose()
+
+
+async def listen(base_url: str, token: str, last_event_id: str | None = None) -> Listener:
+    listener = Listener(base_url, token, last_event_id)
+    async with asyncio.timeout(10):
+        await listener.connected.wait()
+    return listener

@@ -66,6 +66,7 @@ class DeprovisionTenant:
             cancelled = is_cancelled_exception(err)
             cause = "cancelled" if cancelled else describe_error(getattr(err, "cause", None) or err)
             error = f"Deletion stopped ({cause}); delete again to finish"
+            track.compensating()
             track.cancel_pending()
             await track.record_failure(error)
             await self._notify(input, NotificationType.TENANT_DELETION_FAILED, error)

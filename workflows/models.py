@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from core.status import TenantStatus
 
@@ -16,6 +16,16 @@ TENANT_STATUS = SearchAttributeKey.for_keyword("TenantStatus")
 SEARCH_ATTRIBUTES = (TENANT_ID, TENANT_STATUS)
 
 PROGRESS_QUERY = "progress"
+
+
+def search_attributes(tenant_id: str, status: TenantStatus) -> TypedSearchAttributes:
+    """Set when a run starts, so the Web UI and `temporal workflow list` find it at once."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TENANT_ID, tenant_id),
+            SearchAttributePair(TENANT_STATUS, status.value),
+        ]
+    )
 
 
 def provision_workflow_id(tenant_id: str) -> str:

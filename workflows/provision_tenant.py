@@ -132,6 +132,7 @@ class ProvisionTenant:
         """Undo, newest first, what the started steps created; then Cancelled (or Failed)."""
         track, ref = self.tracker, TenantRef(input.tenant_id)
         started = {s.name for s in track.progress.steps if s.started_at is not None}
+        track.compensating()
         track.cancel_pending()
         try:
             if StepName.CREATE_DATABASE in started:

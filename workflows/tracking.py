@@ -4,6 +4,7 @@ status on the tenant row and in the `TenantStatus` search attribute, and notify 
 Runs inside workflows (deterministic): imported through `imports_passed_through`.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ class Tracker:
         )
         # Which step a failed-attempt report from an activity belongs to.
         self._step_of_activity: dict[str, StepProgress] = {}
+        self._compensating = False
 
     @property
     def tenant_id(self) -> str:
@@ -62,6 +64,9 @@ class Tracker:
         return step
 
     async def step(self, name: str, activity: str, run: Callable[[], Awaitable[T]]) -> T:
+        """Run one step, tracked. A cancel request that its activity finished despite (it waits
+        for cancellation to complete) still cancels the workflow after the step."""
+        self._raise_if_cancel_requested()
         step = self.find(name) or self.add_step(name)
         step.status, step.attempt, step.started_at = StepStatus.RUNNING, 1, workflow.now()
         self._step_of_activity[activity] = step
@@ -76,7 +81,16 @@ class Tracker:
             self._finish(step, StepStatus.CANCELLED)
             raise
         self._finish(step, StepStatus.COMPLETED)
+        self._raise_if_cancel_requested()
         return result
+
+    def _raise_if_cancel_requested(self) -> None:
+        if workflow.cancellation_reason() is not None and not self._compensating:
+            raise asyncio.CancelledError(f"cancel requested: {workflow.cancellation_reason()}")
+
+    def compensating(self) -> None:
+        """From now on, steps are cleanup: they run although a cancel was requested."""
+        self._compensating = True
 
     def _finish(self, step: StepProgress, status: StepStatus) -> None:
         step.status, step.finished_at = status, workflow.now()

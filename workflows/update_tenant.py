@@ -47,6 +47,7 @@ class UpdateTenant:
         except (ActivityError, asyncio.CancelledError) as err:
             if is_cancelled_exception(err):
                 # The update is one statement: applied or not, the tenant is consistent.
+                track.compensating()
                 track.cancel_pending()
                 await track.set_status(TenantStatus.ACTIVE, error="The update was cancelled")
                 await self._notify(input, NotificationType.TENANT_UPDATE_FAILED, "cancelled")

@@ -1,6 +1,7 @@
 """The workflow survives a worker killed mid-step: another worker picks the run up and finishes."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,17 +13,15 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from temporalio.client import Client
 
 from api.provisioning import start_provisioning
 from api.schemas import TenantCreate
-from core.database import create_oneshot_engine, with_database
 from core.naming import storage_name
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import PASSWORD, unique_tenant_id, wait_for_status
+from tests.helpers import PASSWORD, step_held, unique_tenant_id, wait_for_status
 from workflows.provision_tenant import ProvisionTenant
 
 pytestmark = pytest.mark.integration
@@ -64,14 +63,9 @@ async def test_worker_killed_during_migrations_does_not_lose_the_run(
     own = settings.model_copy(update={"temporal_task_queue": f"crash-{uuid.uuid4().hex[:8]}"})
     tenant_id = unique_tenant_id()
     schema = storage_name(settings.tenant_storage_prefix, tenant_id)
-    assert settings.database_url
-    # Hold the migration's advisory lock, so the step is surely running when the worker dies.
-    blocker = create_oneshot_engine(with_database(settings.database_url, settings.tenants_database))
-    async with blocker.connect() as lock:
-        key = f"migrate:{settings.tenants_database}:{schema}"
-        await lock.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
-        await lock.commit()
-
+    # Hold the migration step, so it is surely running when the worker dies.
+    async with contextlib.AsyncExitStack() as held:
+        await held.enter_async_context(step_held(settings, tenant_id, "migrate_tenant_database"))
         with worker_process(own) as first:
             request = TenantCreate(
                 id=tenant_id,
@@ -93,12 +87,10 @@ async def test_worker_killed_during_migrations_does_not_lose_the_run(
             first.wait()
 
         with worker_process(own):
-            await lock.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
-            await lock.commit()
+            await held.aclose()  # release the migration
             tenant = await wait_for_status(
                 api, tenant_id, {TenantStatus.ACTIVE, TenantStatus.FAILED}, within=60
             )
-    await blocker.dispose()
 
     assert tenant["status"] == "Active", tenant["provisioningError"]
     handle = temporal_client.get_workflow_handle_for(ProvisionTenant.run, accepted.workflow_id)

@@ -2,8 +2,6 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -11,15 +9,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx_sse import ServerSentEvent, aconnect_sse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.database import create_oneshot_engine, with_database
-from core.naming import storage_name
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.conftest import token_for
-from tests.helpers import PASSWORD, tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import (
+    PASSWORD,
+    step_held,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+    wait_for_step,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,8 @@ async def read_events(
     async with asyncio.timeout(60), aconnect_sse(client, "GET", url, **kwargs) as source:
         assert source.response.status_code == 200
         async for event in source.aiter_sse():
+            if not event.data:  # a keep-alive comment (httpx-sse dispatches it; EventSource not)
+                continue
             events.append(event)
             if limit is not None and len(events) == limit:
                 break
@@ -58,38 +61,11 @@ def assert_well_ordered(events: list[ServerSentEvent]) -> None:
         assert ranks == sorted(ranks), f"{name} went backwards: {seen}"
 
 
-@asynccontextmanager
-async def migrations_held(settings: Settings, tenant_id: str) -> AsyncIterator[AsyncConnection]:
-    """Hold the migration step of a (shared-schema) tenant until the block exits."""
-    assert settings.database_url
-    engine = create_oneshot_engine(with_database(settings.database_url, settings.tenants_database))
-    key = f"migrate:{settings.tenants_database}:"
-    key += storage_name(settings.tenant_storage_prefix, tenant_id)
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
-        await conn.commit()
-        try:
-            yield conn
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
-            await conn.commit()
-    await engine.dispose()
-
-
-async def wait_for_step(api: httpx.AsyncClient, tenant_id: str, step: str, status: str) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            progress = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
-            if any(s["name"] == step and s["status"] == status for s in progress["steps"]):
-                return
-            await asyncio.sleep(0.05)
-
-
 async def test_subscriber_sees_steps_in_order_and_the_stream_ends_after_active(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
     tenant_id = unique_tenant_id()
-    async with migrations_held(settings, tenant_id):
+    async with step_held(settings, tenant_id, "migrate_tenant_database"):
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
         stream = asyncio.create_task(read_events(api, f"/api/tenants/{tenant_id}/events"))
@@ -131,7 +107,7 @@ async def test_reconnect_with_last_event_id_continues_to_the_final_state(
 ) -> None:
     tenant_id = unique_tenant_id()
     url = f"/api/tenants/{tenant_id}/events"
-    async with migrations_held(settings, tenant_id):
+    async with step_held(settings, tenant_id, "migrate_tenant_database"):
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
         (first,) = await read_events(api, url, limit=1)  # then the client drops
@@ -198,7 +174,7 @@ async def test_fifty_subscribers_cost_the_same_queries_as_one(
     async def run_with(subscribers: int) -> tuple[int, int]:
         tenant_id = unique_tenant_id()
         url = f"/api/tenants/{tenant_id}/events"
-        async with migrations_held(settings, tenant_id):
+        async with step_held(settings, tenant_id, "migrate_tenant_database"):
             assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
             await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
             before = counter.queries

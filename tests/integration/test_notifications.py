@@ -1,18 +1,15 @@
 """Notifications reach only the user who started the operation: every tab, any API process."""
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import aconnect_sse
 
 from core.settings import Settings
 from core.status import TenantStatus
@@ -20,6 +17,7 @@ from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, token_for
 from tests.helpers import (
     PASSWORD,
     free_port,
+    listen,
     occupy_database_name,
     tenant_body,
     unique_tenant_id,
@@ -27,50 +25,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-class Listener:
-    """One open `/api/notifications` stream (a browser tab), collecting what it receives."""
-
-    def __init__(self, base_url: str, token: str, last_event_id: str | None = None) -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        if last_event_id:
-            headers["Last-Event-ID"] = last_event_id
-        self._client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60)
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self.connected = asyncio.Event()
-        self._task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async with aconnect_sse(self._client, "GET", "/api/notifications") as source:
-            assert source.response.status_code == 200
-            self.connected.set()
-            async for event in source.aiter_sse():
-                assert event.event == "notification"
-                self.received.append((event.id, json.loads(event.data)))
-
-    def about(self, tenant_id: str) -> list[dict[str, Any]]:
-        return [body for _, body in self.received if body["tenantId"] == tenant_id]
-
-    async def wait_for(self, tenant_id: str, within: float = 30.0) -> dict[str, Any]:
-        async with asyncio.timeout(within):
-            while not self.about(tenant_id):
-                if self._task.done():
-                    self._task.result()
-                await asyncio.sleep(0.05)
-        return self.about(tenant_id)[0]
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        await self._client.aclose()
-
-
-async def listen(base_url: str, token: str, last_event_id: str | None = None) -> Listener:
-    listener = Listener(base_url, token, last_event_id)
-    async with asyncio.timeout(10):
-        await listener.connected.wait()
-    return listener
 
 
 @pytest.fixture
