@@ -52,9 +52,11 @@ async def leftovers(settings: Settings, engine: AsyncEngine, tenant_id: str) -> 
     }
 
 
-def temporal_cli(settings: Settings, *args: str) -> str:
+async def temporal_cli(settings: Settings, *args: str) -> str:
+    """The CLI, off the event loop (the in-process worker shares it)."""
     env = os.environ | {"TEMPORAL_ADDRESS": settings.temporal_address}
-    done = subprocess.run(
+    done: subprocess.CompletedProcess[str] = await asyncio.to_thread(
+        subprocess.run,
         [temporal_binary(), *args, "--namespace", settings.temporal_namespace],
         env=env,
         capture_output=True,
@@ -114,7 +116,7 @@ async def test_cancel_with_the_temporal_cli_has_the_same_effect(
     async with step_held(settings, tenant_id, "migrate_tenant_database"):
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
-        temporal_cli(
+        await temporal_cli(
             settings, "workflow", "cancel", "--workflow-id", f"provision-tenant-{tenant_id}"
         )
     tenant = await wait_for_status(api, tenant_id, FINAL)
@@ -124,7 +126,7 @@ async def test_cancel_with_the_temporal_cli_has_the_same_effect(
         "schema": 0,
         "users": 0,
     }
-    listed = temporal_cli(
+    listed = await temporal_cli(
         settings,
         "workflow",
         "list",
@@ -142,7 +144,7 @@ async def test_terminated_run_is_shown_honestly_and_cleaned_up_by_retry_or_delet
     async with step_held(settings, tenant_id, "migrate_tenant_database"):
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
-        temporal_cli(
+        await temporal_cli(
             settings,
             "workflow",
             "terminate",
