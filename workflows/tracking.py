@@ -77,7 +77,9 @@ class Tracker:
             step.last_error = describe_error(err.cause or err)
             self._finish(step, StepStatus.FAILED)
             raise
-        except BaseException:
+        except asyncio.CancelledError:
+            # Only a real cancellation: an evicted workflow's coroutine is closed with
+            # GeneratorExit, and must not touch workflow state on its way out.
             self._finish(step, StepStatus.CANCELLED)
             raise
         self._finish(step, StepStatus.COMPLETED)
