@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: dev test lint fmt bench install worker api migrate clean
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: dev test lint fmt bench install worker api migrate clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +17,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+## Debian's Chromium for the browser tests (test tools' own browser downloads cannot work here).
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+
 ## Start the whole stack on embedded defaults (Temporal dev server + Web UI, PostgreSQL, worker, API).
 dev: $(STAMP)
 	$(BIN)/python -m devstack
 
 ## Lint, type-check, then run the whole test suite against real Temporal and PostgreSQL.
-test: $(STAMP) lint
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

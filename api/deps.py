@@ -102,12 +102,18 @@ StreamRoot = Annotated[Principal, Depends(stream_root)]
 
 
 def last_event_id(
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    query: Annotated[
+        str | None,
+        Query(alias="lastEventId", description="For a new EventSource resuming a stream"),
+    ] = None,
 ) -> int | None:
-    """The id a reconnecting EventSource sends; ours are integers, anything else is ignored."""
-    if last_event_id is None or not last_event_id.strip().isdigit():
+    """The id a reconnecting EventSource sends (a header), or a new EventSource resuming one
+    (it cannot set headers). Ours are integers; anything else is ignored."""
+    value = header if header is not None else query
+    if value is None or not value.strip().isdigit():
         return None
-    return int(last_event_id)
+    return int(value)
 
 
 LastEventId = Annotated[int | None, Depends(last_event_id)]

@@ -3,8 +3,10 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.errors import install_error_handlers
@@ -15,6 +17,8 @@ from api.routes import auth, events, health, notifications, operations, signup, 
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,4 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(signup.router)
     app.include_router(notifications.router)
+    # The browser app; mounted last so /api, /docs and /health keep their routes.
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="spa")
     return app

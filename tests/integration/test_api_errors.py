@@ -208,3 +208,13 @@ async def test_unknown_tenant_is_404(api: httpx.AsyncClient) -> None:
         response = await api.get(path)
         assert response.status_code == 404
         assert response.json() == {"detail": "Tenant 'nope-nope' not found"}
+
+
+async def test_api_routes_win_over_the_browser_app(anonymous: httpx.AsyncClient) -> None:
+    """The SPA is mounted at `/`: an API route registered after it would answer 404."""
+    for path in ["/api/notifications", "/api/tenants", "/api/tenants/acme/events"]:
+        assert (await anonymous.get(path)).status_code == 401, path
+    assert (await anonymous.post("/api/signup", json={})).status_code == 422
+    home = await anonymous.get("/")
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")

@@ -34,7 +34,10 @@ export class ApiError extends Error {
   }
 }
 
-const cleanMessage = (message) => String(message ?? 'Invalid value').replace(/^Value error, /, '');
+function cleanMessage(message) {
+  const text = String(message ?? 'Invalid value').replace(/^Value error, /, '');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 function describe(status, detail) {
   if (typeof detail === 'string') return detail;
@@ -74,7 +77,7 @@ export const api = {
   signIn: (username, password, tenant) =>
     request('POST', '/api/auth/token', { form: { username, password, tenant }, auth: false }),
   signUp: (body) => request('POST', '/api/signup', { json: body, auth: false }),
-  config: () => request('GET', '/api/config'),
+  config: () => request('GET', '/api/config', { auth: false }),
   tenants: () => request('GET', '/api/tenants'),
   tenant: (id) => request('GET', tenantPath(id)),
   createTenant: (body) => request('POST', '/api/tenants', { json: body }),
@@ -83,9 +86,10 @@ export const api = {
   cancelTenant: (id) => request('POST', `${tenantPath(id)}/cancel`),
   deleteTenant: (id) => request('DELETE', tenantPath(id)),
   /** Resolves once the API answers at all (any status): it is reachable again. */
-  reachable: () => request('GET', '/health', { auth: false }).catch((error) => {
-    if (error.status === 0) throw error;
-  }),
+  reachable: () =>
+    request('GET', '/health', { auth: false }).catch((error) => {
+      if (error.status === 0) throw error;
+    }),
 };
 
 /** An SSE URL: EventSource cannot send headers, so the token travels as a query parameter. */

@@ -41,7 +41,8 @@ const ICONS = {
   back: '<path d="M12 4.5L6.5 10l5.5 5.5"/>',
   external: '<path d="M11 4h5v5M16 4l-7 7M14 12v4H4V6h4"/>',
   search: '<circle cx="9" cy="9" r="5.5"/><path d="M13 13l4 4"/>',
-  offline: '<path d="M2.5 7.5a11 11 0 0115 0M5 10.5a7.5 7.5 0 0110 0M7.6 13.4a3.6 3.6 0 014.8 0"/><path d="M3 3l14 14"/>',
+  offline:
+    '<path d="M2.5 7.5a11 11 0 0115 0M5 10.5a7.5 7.5 0 0110 0M7.6 13.4a3.6 3.6 0 014.8 0"/><path d="M3 3l14 14"/>',
 };
 
 export function icon(name) {

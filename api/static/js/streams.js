@@ -54,7 +54,7 @@ function wanted() {
   return store
     .tenants()
     .filter((tenant) => needsStream(tenant, false))
-    .sort((a, b) => (b.lastProvisioningAttempt ?? '').localeCompare(a.lastProvisioningAttempt ?? ''))
+    .sort((a, b) => (b.updatedOn ?? '').localeCompare(a.updatedOn ?? ''))
     .map((tenant) => tenant.id);
 }
 

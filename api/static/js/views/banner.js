@@ -10,7 +10,13 @@ export function mountBanner(el, { retryNow }) {
   const when = h('span.banner-when');
   const offline = [
     icon('offline'),
-    h('span', {}, h('strong', {}, 'Connection to the server lost. '), when, ' Live updates resume when it is back.'),
+    h(
+      'span',
+      {},
+      h('strong', {}, 'Connection to the server lost. '),
+      when,
+      ' Live updates resume when it is back.',
+    ),
     h('button.banner-action', { type: 'button', onclick: retryNow }, 'Retry now'),
   ];
   let ticker = null;

@@ -48,7 +48,12 @@ export function checkbox({ name, label, hint, checked = false }) {
       checked,
       'aria-describedby': hint ? `${id}-hint` : null,
     }),
-    h('div', {}, h('label.label', { for: id }, label), hint && h('p.hint', { id: `${id}-hint` }, hint)),
+    h(
+      'div',
+      {},
+      h('label.label', { for: id }, label),
+      hint && h('p.hint', { id: `${id}-hint` }, hint),
+    ),
     h('p.field-error', { id: `${id}-error`, hidden: true }),
   );
 }
@@ -69,9 +74,9 @@ export function setFieldErrors(form, errors) {
     const input = wrapper.querySelector('input');
     const error = wrapper.querySelector('.field-error');
     const message = errors[wrapper.dataset.field];
-    const described = (input.getAttribute('aria-describedby') ?? '').split(' ').filter(
-      (id) => id && id !== error.id,
-    );
+    const described = (input.getAttribute('aria-describedby') ?? '')
+      .split(' ')
+      .filter((id) => id && id !== error.id);
     if (message) described.push(error.id);
     input.setAttribute('aria-describedby', described.join(' '));
     if (message) input.setAttribute('aria-invalid', 'true');

@@ -21,7 +21,12 @@ export function mountCreate(main, { navigate }) {
     h(
       'div.page-head',
       {},
-      h('div', {}, h('h1', { tabindex: '-1' }, 'New tenant'), h('p.lead', {}, 'Provisioning starts at once; you can watch each step on the next page.')),
+      h(
+        'div',
+        {},
+        h('h1', { tabindex: '-1' }, 'New tenant'),
+        h('p.lead', {}, 'Provisioning starts at once; you can watch each step on the next page.'),
+      ),
     ),
     h('div.card.card--form', {}, form),
   );

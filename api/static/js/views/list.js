@@ -62,7 +62,9 @@ export function mountList(main) {
     const query = search.value.trim().toLowerCase();
     const shown = all
       .filter((t) => !query || t.id.includes(query) || t.name.toLowerCase().includes(query))
-      .sort((a, b) => (b.createdOn ?? '').localeCompare(a.createdOn ?? '') || a.id.localeCompare(b.id));
+      .sort(
+        (a, b) => (b.createdOn ?? '').localeCompare(a.createdOn ?? '') || a.id.localeCompare(b.id),
+      );
     summary.textContent = loaded ? summarise(all) : '';
     placeholder.hidden = loaded && !failed && shown.length > 0;
     if (failed) placeholder.replaceChildren(failed);
@@ -96,7 +98,12 @@ export function mountList(main) {
       failed = null;
     } catch (error) {
       if (error.status === 401) return;
-      failed = h('span', {}, `Could not load tenants: ${error.message} `, h('button.link', { type: 'button', onclick: load }, 'Try again'));
+      failed = h(
+        'span',
+        {},
+        `Could not load tenants: ${error.message} `,
+        h('button.link', { type: 'button', onclick: load }, 'Try again'),
+      );
     }
     render();
   }
@@ -145,8 +152,15 @@ function row(tenant) {
     h(
       'td.col-status',
       {},
-      h('div.status-line', {}, statusBadge(tenant.status), tenant.isActive === false && h('span.tag', {}, 'Inactive')),
-      tenant.status === 'Failed' && tenant.provisioningError && h('p.row-error', { title: tenant.provisioningError }, tenant.provisioningError),
+      h(
+        'div.status-line',
+        {},
+        statusBadge(tenant.status),
+        tenant.isActive === false && h('span.tag', {}, 'Inactive'),
+      ),
+      tenant.status === 'Failed' &&
+        tenant.provisioningError &&
+        h('p.row-error', { title: tenant.provisioningError }, tenant.provisioningError),
     ),
     h(
       'td.col-storage',

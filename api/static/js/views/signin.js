@@ -8,15 +8,27 @@ import { busy, field, formAlert, setFieldErrors, showAlert } from './components.
 // The token endpoint's form fields, and ours.
 const FIELD_OF = { username: 'email', password: 'password', tenant: 'tenant' };
 
-export function mountSignIn(main, { signIn, notice }) {
+export function mountSignIn(main, { signIn, notice, config }) {
   const alert = formAlert();
   const form = h(
     'form.stack',
     { novalidate: true, 'aria-labelledby': 'signin-title' },
     notice && h('div.alert.alert--info', { role: 'status' }, icon('info'), h('span', {}, notice)),
     alert,
-    field({ name: 'email', label: 'E-mail', type: 'email', autocomplete: 'username', required: true }),
-    field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', required: true }),
+    field({
+      name: 'email',
+      label: 'E-mail',
+      type: 'email',
+      autocomplete: 'username',
+      required: true,
+    }),
+    field({
+      name: 'password',
+      label: 'Password',
+      type: 'password',
+      autocomplete: 'current-password',
+      required: true,
+    }),
     field({
       name: 'tenant',
       label: 'Tenant',
@@ -43,12 +55,16 @@ export function mountSignIn(main, { signIn, notice }) {
       if (error.status === 422) {
         const errors = {};
         for (const [name, message] of Object.entries(error.fieldErrors)) {
-          errors[FIELD_OF[name] ?? ''] = name === 'username' || name === 'password' ? 'Required' : message;
+          errors[FIELD_OF[name] ?? ''] =
+            name === 'username' || name === 'password' ? 'Required' : message;
         }
         setFieldErrors(form, errors)?.focus();
         return;
       }
-      const message = error.status === 401 ? 'Incorrect e-mail, password or tenant. Check them and try again.' : error.message;
+      const message =
+        error.status === 401
+          ? 'Incorrect e-mail, password or tenant. Check them and try again.'
+          : error.message;
       showAlert(alert, message);
       form.elements.password.select();
       form.elements.password.focus();
@@ -66,7 +82,13 @@ export function mountSignIn(main, { signIn, notice }) {
         h('h1.auth-title', { id: 'signin-title', tabindex: '-1' }, 'Sign in'),
         h('p.auth-lead', {}, 'Watch and steer tenant provisioning, live.'),
         form,
-        h('p.auth-switch', {}, 'New here? ', h('a', { href: '#/signup' }, 'Create an organization')),
+        config().signupEnabled !== false &&
+          h(
+            'p.auth-switch',
+            {},
+            'New here? ',
+            h('a', { href: '#/signup' }, 'Create an organization'),
+          ),
       ),
     ),
   );

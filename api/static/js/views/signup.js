@@ -5,7 +5,7 @@ import { h, icon } from '../dom.js';
 import { brand } from './brand.js';
 import { tenantForm } from './tenant-form.js';
 
-export function mountSignup(main) {
+export function mountSignup(main, { config }) {
   const card = h('div.auth-card.auth-card--wide.card');
   const form = tenantForm({
     text: {
@@ -15,6 +15,7 @@ export function mountSignup(main) {
       password: 'Choose a password',
     },
     submitLabel: 'Create organization',
+    isolation: false,
     submit: (body) =>
       api.signUp(body).catch((error) => {
         if (error.status !== 404 && error.status !== 405) throw error;
@@ -37,6 +38,20 @@ export function mountSignup(main) {
       card.querySelector('h1').focus();
     },
   });
+  if (config().signupEnabled === false) {
+    card.append(
+      h('div.auth-brand', {}, brand('#/')),
+      h('h1.auth-title', { tabindex: '-1' }, 'Sign-up is closed'),
+      h(
+        'p.auth-lead',
+        {},
+        'This deployment does not accept new organizations. Ask an operator for an account.',
+      ),
+      h('a.button.button--primary.button--block', { href: '#/' }, 'Go to sign in'),
+    );
+    main.replaceChildren(h('div.auth', {}, card));
+    return {};
+  }
   card.append(
     h('div.auth-brand', {}, brand('#/')),
     h('h1.auth-title', { tabindex: '-1' }, 'Create an organization'),

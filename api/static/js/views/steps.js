@@ -19,7 +19,8 @@ function describe(step) {
     case 'running':
       return `Running${step.attempt > 1 ? ` · attempt ${step.attempt}` : ''} · started ${formatClock(step.startedAt)}`;
     case 'retrying':
-      return `Retrying · attempt ${step.attempt} failed, trying again`;
+      // `attempt` is the one coming up; `lastError` is why the previous one failed.
+      return `Retrying · attempt ${step.attempt - 1} failed, attempt ${step.attempt} is next`;
     case 'completed':
       return `Done${step.startedAt && step.finishedAt ? ` in ${formatDuration(step.startedAt, step.finishedAt)}` : ''}${step.attempt > 1 ? ` · after ${step.attempt} attempts` : ''}`;
     case 'failed':
@@ -39,13 +40,24 @@ export function stepList(steps) {
       h(
         'li.step',
         { class: `step--${step.status}`, 'data-step': step.name, 'data-status': step.status },
-        h('span.step-marker', { 'aria-hidden': 'true' }, (MARKERS[step.status] ?? MARKERS.pending)()),
+        h(
+          'span.step-marker',
+          { 'aria-hidden': 'true' },
+          (MARKERS[step.status] ?? MARKERS.pending)(),
+        ),
         h(
           'div.step-body',
           {},
-          h('p.step-name', {}, stepLabel(step.name), h('span.visually-hidden', {}, `: ${step.status}`)),
+          h(
+            'p.step-name',
+            {},
+            stepLabel(step.name),
+            h('span.visually-hidden', {}, `: ${step.status}`),
+          ),
           h('p.step-meta', {}, describe(step)),
-          step.lastError && ['retrying', 'failed'].includes(step.status) && h('pre.step-error', {}, step.lastError),
+          step.lastError &&
+            ['retrying', 'failed'].includes(step.status) &&
+            h('pre.step-error', {}, step.lastError),
         ),
       ),
     ),

@@ -5,7 +5,7 @@ import { h } from '../dom.js';
 import { slugify } from '../format.js';
 import { busy, checkbox, field, formAlert, setFieldErrors, showAlert } from './components.js';
 
-export function tenantForm({ text, submitLabel, cancelHref, submit, done }) {
+export function tenantForm({ text, submitLabel, cancelHref, submit, done, isolation = true }) {
   const alert = formAlert();
   const form = h(
     'form.stack',
@@ -28,7 +28,13 @@ export function tenantForm({ text, submitLabel, cancelHref, submit, done }) {
     h(
       'div.grid-2',
       {},
-      field({ name: 'adminEmail', label: text.adminEmail, type: 'email', autocomplete: 'email', required: true }),
+      field({
+        name: 'adminEmail',
+        label: text.adminEmail,
+        type: 'email',
+        autocomplete: 'email',
+        required: true,
+      }),
       field({
         name: 'password',
         label: text.password,
@@ -38,11 +44,12 @@ export function tenantForm({ text, submitLabel, cancelHref, submit, done }) {
         required: true,
       }),
     ),
-    checkbox({
-      name: 'hasIsolatedDatabase',
-      label: 'Isolated database',
-      hint: 'Its own PostgreSQL database instead of a schema in the shared tenants database.',
-    }),
+    isolation &&
+      checkbox({
+        name: 'hasIsolatedDatabase',
+        label: 'Isolated database',
+        hint: 'Its own PostgreSQL database instead of a schema in the shared tenants database.',
+      }),
     h(
       'div.form-actions',
       {},
@@ -66,8 +73,8 @@ export function tenantForm({ text, submitLabel, cancelHref, submit, done }) {
       name: String(data.get('name')),
       adminEmail: String(data.get('adminEmail')).trim(),
       password: String(data.get('password')),
-      hasIsolatedDatabase: data.get('hasIsolatedDatabase') === 'on',
     };
+    if (isolation) body.hasIsolatedDatabase = data.get('hasIsolatedDatabase') === 'on';
     showAlert(alert, '');
     setFieldErrors(form, {});
     try {

@@ -21,7 +21,11 @@ export function showToast({ tone = 'info', title, message, link, dataset = {} })
       ...Object.fromEntries(Object.entries(dataset).map(([k, v]) => [`data-${k}`, v])),
       onkeydown: (event) => event.key === 'Escape' && close(),
     },
-    h('span.toast-icon', {}, icon(tone === 'danger' ? 'alert' : tone === 'success' ? 'check' : 'info')),
+    h(
+      'span.toast-icon',
+      {},
+      icon(tone === 'danger' ? 'alert' : tone === 'success' ? 'check' : 'info'),
+    ),
     h(
       'div.toast-body',
       {},
@@ -36,7 +40,8 @@ export function showToast({ tone = 'info', title, message, link, dataset = {} })
     clearTimeout(timer);
     timer = setTimeout(close, LIFETIME_MS[tone] ?? LIFETIME_MS.info);
   };
-  for (const type of ['mouseenter', 'focusin']) toast.addEventListener(type, () => clearTimeout(timer));
+  for (const type of ['mouseenter', 'focusin'])
+    toast.addEventListener(type, () => clearTimeout(timer));
   for (const type of ['mouseleave', 'focusout']) toast.addEventListener(type, arm);
   arm();
   const container = region();

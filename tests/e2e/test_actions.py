@@ -1,0 +1,123 @@
+"""Edit, retry, cancel and delete from the tenant page, each followed live to its result."""
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from core.settings import Settings
+from core.status import TenantStatus
+from tests.e2e.pages import detail_status, sign_in, step, toast
+from tests.e2e.support import drop_database, migrations_held
+from tests.helpers import occupy_database_name, tenant_body, wait_for_status
+
+pytestmark = pytest.mark.e2e
+
+
+async def open_tenant(page: Page, spa_url: str, tenant_id: str) -> None:
+    await sign_in(page, spa_url)
+    await page.goto(f"{spa_url}/#/tenants/{tenant_id}")
+    await expect(page.locator(".detail-head")).to_be_visible()
+
+
+async def active_tenant(api: httpx.AsyncClient, tenant_id: str, name: str) -> None:
+    body = tenant_body(tenant_id, name=name)
+    assert (await api.post("/api/tenants", json=body)).status_code == 202
+    await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+
+
+async def test_edit_renames_and_deactivates_live(
+    page: Page, spa_url: str, api: httpx.AsyncClient
+) -> None:
+    await active_tenant(api, "globex", "Globex")
+    await open_tenant(page, spa_url, "globex")
+
+    await page.get_by_role("button", name="Edit").click()
+    form = page.locator("form.edit-card")
+    await expect(form.get_by_label("Name")).to_be_focused()
+    await form.get_by_label("Name").fill("   ")
+    await form.get_by_role("button", name="Save changes").click()
+    await expect(form.locator("#field-name-error")).to_be_visible()
+
+    await form.get_by_label("Name").fill("Globex Corporation")
+    await form.get_by_label("Active").uncheck()
+    await form.get_by_role("button", name="Save changes").click()
+
+    await expect(page.locator(".outcome")).to_have_text("Changes saved.")
+    await expect(page.get_by_role("heading", name="Globex Corporation")).to_be_visible()
+    await expect(detail_status(page)).to_have_text("Active")
+    await expect(page.locator(".detail-head .tag")).to_have_text("Inactive")
+    await expect(toast(page, "globex", "TenantUpdated")).to_contain_text("Tenant updated")
+
+
+async def test_editing_the_root_tenant_shows_the_api_refusal(page: Page, spa_url: str) -> None:
+    await open_tenant(page, spa_url, "root")
+    await page.get_by_role("button", name="Edit").click()
+    await page.locator("form.edit-card").get_by_role("button", name="Save changes").click()
+    await expect(page.locator("form.edit-card").get_by_role("alert")).to_contain_text(
+        "Cannot edit root tenant"
+    )
+
+
+async def test_retry_provisions_a_failed_tenant_again(
+    page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings
+) -> None:
+    taken = await occupy_database_name(settings, "massive")
+    body = tenant_body("massive", name="Massive Dynamic", isolated=True)
+    assert (await api.post("/api/tenants", json=body)).status_code == 202
+    await open_tenant(page, spa_url, "massive")
+    await expect(detail_status(page)).to_have_text("Failed")
+
+    await drop_database(settings, taken)  # the stranger's database is gone: retrying can work
+    await page.get_by_role("button", name="Retry").click()
+
+    await expect(page.locator(".outcome")).to_contain_text("Provisioning finished")
+    await expect(detail_status(page)).to_have_text("Active")
+    await expect(page.locator(".error-callout")).to_have_count(0)
+    await expect(step(page, "create_tenant_database")).to_have_attribute("data-status", "completed")
+
+
+async def test_cancel_stops_a_provisioning_after_confirmation(
+    page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings
+) -> None:
+    async with migrations_held(settings, "oceanic"):
+        body = tenant_body("oceanic", name="Oceanic Airlines")
+        assert (await api.post("/api/tenants", json=body)).status_code == 202
+        await open_tenant(page, spa_url, "oceanic")
+        await expect(step(page, "migrate_tenant_database")).to_have_attribute(
+            "data-status", "running"
+        )
+        await page.get_by_role("button", name="Cancel provisioning").click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text("Cancel provisioning of Oceanic Airlines?")
+        await expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()
+        await dialog.get_by_role("button", name="Cancel provisioning").click()
+
+        await expect(page.locator(".outcome")).to_contain_text(
+            re.compile("Provisioning cancelled|Cancelling")
+        )
+    await expect(detail_status(page)).to_have_text("Cancelled")
+    await expect(page.locator(".outcome")).to_have_text(
+        "Provisioning cancelled; what it had created was removed."
+    )
+    await expect(page.get_by_role("button", name="Retry")).to_be_visible()
+
+
+async def test_delete_after_confirmation_ends_deleted(
+    page: Page, spa_url: str, api: httpx.AsyncClient
+) -> None:
+    await active_tenant(api, "initrode", "Initrode")
+    await open_tenant(page, spa_url, "initrode")
+
+    await page.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Keep it").click()
+    await expect(dialog).to_have_count(0)
+    await expect(detail_status(page)).to_have_text("Active")
+
+    await page.get_by_role("button", name="Delete").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete tenant").click()
+    await expect(detail_status(page)).to_have_text("Deleted")
+    await expect(page.locator(".outcome")).to_contain_text("Tenant deleted")
+    await expect(page.locator(".detail-head").get_by_role("button")).to_have_count(0)
