@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from api.provisioning import start_provisioning
 from api.schemas import TenantCreate
@@ -48,8 +48,11 @@ async def test_storage_name_taken_by_a_stranger_fails_for_good_with_the_error_st
         ("migrate_tenant_database", "pending", 0),
         ("activate_tenant", "pending", 0),
     ]
-    description = await temporal_client.get_workflow_handle(tenant["workflowId"]).describe()
-    assert description.status == WorkflowExecutionStatus.FAILED
+    handle = temporal_client.get_workflow_handle(tenant["workflowId"])
+    # The row says Failed first; the run then notifies the initiator and fails.
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
     # The stranger's database is untouched.
     assert settings.database_url
     stranger = create_oneshot_engine(with_database(settings.database_url, taken))
