@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 from sqlalchemy import make_url, text
+from temporalio.client import Client
 
 from core.database import create_oneshot_engine, with_database
 from core.naming import quote_ident, storage_name
@@ -201,3 +202,14 @@ async def listen(base_url: str, token: str, last_event_id: str | None = None) ->
     async with asyncio.timeout(10):
         await listener.connected.wait()
     return listener
+
+
+async def listed_runs(client: Client, query: str, expected: int, within: float = 10.0) -> list[str]:
+    """Workflow ids a visibility query returns once it shows `expected` runs (visibility is
+    eventually consistent: a run's latest search attributes may take a moment to show)."""
+    async with asyncio.timeout(within):
+        while True:
+            ids = [run.id async for run in client.list_workflows(query)]
+            if len(ids) >= expected:
+                return ids
+            await asyncio.sleep(0.1)

@@ -14,7 +14,14 @@ from api.main import create_app
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.conftest import token_for
-from tests.helpers import PASSWORD, serve_in_thread, tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import (
+    PASSWORD,
+    listed_runs,
+    serve_in_thread,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -90,8 +97,10 @@ async def test_duplicate_id_is_409_and_changes_nothing(
     assert again.status_code == 409
     assert again.json() == {"detail": f"Tenant '{tenant_id}' already exists"}
     assert (await api.get(f"/api/tenants/{tenant_id}")).json() == before
-    runs = [r async for r in temporal_client.list_workflows(f"TenantId = '{tenant_id}'")]
-    assert len(runs) == 1
+    runs = await listed_runs(temporal_client, f"TenantId = '{tenant_id}'", 1)
+    await asyncio.sleep(0.5)  # a second run, had one started, would be listed by now
+    runs = await listed_runs(temporal_client, f"TenantId = '{tenant_id}'", 1)
+    assert runs == [f"provision-tenant-{tenant_id}"]
 
 
 async def test_concurrent_duplicates_start_exactly_one_workflow(
@@ -109,8 +118,10 @@ async def test_concurrent_duplicates_start_exactly_one_workflow(
     winner = next(r for r in responses if r.status_code == 202)
     tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
     assert tenant["workflowId"] == winner.json()["workflowId"]
-    runs = [r async for r in temporal_client.list_workflows(f"TenantId = '{tenant_id}'")]
-    assert len(runs) == 1
+    runs = await listed_runs(temporal_client, f"TenantId = '{tenant_id}'", 1)
+    await asyncio.sleep(0.5)  # a second run, had one started, would be listed by now
+    runs = await listed_runs(temporal_client, f"TenantId = '{tenant_id}'", 1)
+    assert runs == [f"provision-tenant-{tenant_id}"]
 
 
 async def test_failed_workflow_start_leaves_no_tenant_behind(

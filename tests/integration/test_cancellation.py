@@ -126,14 +126,13 @@ async def test_cancel_with_the_temporal_cli_has_the_same_effect(
         "schema": 0,
         "users": 0,
     }
-    listed = await temporal_cli(
-        settings,
-        "workflow",
-        "list",
-        "--query",
-        f"TenantId='{tenant_id}' AND TenantStatus='Cancelled'",
-    )
-    assert f"provision-tenant-{tenant_id}" in listed
+    query = f"TenantId='{tenant_id}' AND TenantStatus='Cancelled'"
+    async with asyncio.timeout(10):  # visibility is eventually consistent
+        while True:
+            listed = await temporal_cli(settings, "workflow", "list", "--query", query)
+            if f"provision-tenant-{tenant_id}" in listed:
+                break
+            await asyncio.sleep(0.2)
 
 
 @pytest.mark.parametrize("cleanup", ["retry", "delete"])

@@ -11,7 +11,7 @@ from core.migrate import head_revision
 from core.naming import quote_ident
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import PASSWORD, tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import PASSWORD, listed_runs, tenant_body, unique_tenant_id, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -113,13 +113,9 @@ async def test_search_attributes_find_the_run_by_tenant_and_status(
     handle = temporal_client.get_workflow_handle(f"provision-tenant-{tenant_id}")
     await handle.result()
 
-    runs = [
-        run
-        async for run in temporal_client.list_workflows(
-            f"TenantId = '{tenant_id}' AND TenantStatus = 'Active'"
-        )
-    ]
-    assert [run.id for run in runs] == [f"provision-tenant-{tenant_id}"]
+    query = f"TenantId = '{tenant_id}' AND TenantStatus = 'Active'"
+    runs = await listed_runs(temporal_client, query, 1)
+    assert runs == [f"provision-tenant-{tenant_id}"]
 
 
 async def test_admin_cannot_log_in_to_another_tenant(
