@@ -8,8 +8,9 @@ between the two statements.
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
-from sqlalchemy import URL, String, literal, text
+from sqlalchemy import URL, Row, String, literal, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.exceptions import ApplicationError
@@ -43,15 +44,7 @@ async def create_owned_database(server: URL, name: str, marker: str) -> bool:
     try:
         async with engine.connect() as conn, advisory_lock(conn, f"database:{name}"):
             for _ in range(2):
-                found = (
-                    await conn.execute(
-                        text(
-                            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                            "WHERE datname = :name"
-                        ),
-                        {"name": name},
-                    )
-                ).first()
+                found = await _marker(conn, _DATABASE_MARKER, name)
                 if found is not None:
                     if found[0] == marker:
                         return False
@@ -79,15 +72,7 @@ async def create_owned_schema(database: URL, name: str, marker: str) -> bool:
         async with engine.begin() as conn:
             # Serialise concurrent attempts on this schema for the length of the transaction.
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-            found = (
-                await conn.execute(
-                    text(
-                        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
-                        "WHERE nspname = :name"
-                    ),
-                    {"name": name},
-                )
-            ).first()
+            found = await _marker(conn, _SCHEMA_MARKER, name)
             if found is not None:
                 if found[0] == marker:
                     return False
@@ -124,15 +109,7 @@ async def drop_owned_database(server: URL, name: str, marker: str) -> bool:
     engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn, advisory_lock(conn, f"database:{name}"):
-            found = (
-                await conn.execute(
-                    text(
-                        "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                        "WHERE datname = :name"
-                    ),
-                    {"name": name},
-                )
-            ).first()
+            found = await _marker(conn, _DATABASE_MARKER, name)
             if found is None:
                 return False
             if found[0] != marker:
@@ -149,15 +126,7 @@ async def drop_owned_schema(database: URL, name: str, marker: str) -> bool:
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-            found = (
-                await conn.execute(
-                    text(
-                        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
-                        "WHERE nspname = :name"
-                    ),
-                    {"name": name},
-                )
-            ).first()
+            found = await _marker(conn, _SCHEMA_MARKER, name)
             if found is None:
                 return False
             if found[0] != marker:
@@ -177,3 +146,16 @@ async def advisory_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
         yield
     finally:
         await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+
+
+_DATABASE_MARKER = (
+    "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name"
+)
+_SCHEMA_MARKER = (
+    "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :name"
+)
+
+
+async def _marker(conn: AsyncConnection, lookup: str, name: str) -> Row[Any] | None:
+    """None if the object does not exist, else a row holding its comment (our marker, or not)."""
+    return (await conn.execute(text(lookup), {"name": name})).first()

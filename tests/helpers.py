@@ -103,6 +103,17 @@ async def occupy_database_name(settings: Settings, tenant_id: str) -> str:
     return taken
 
 
+async def drop_database(settings: Settings, name: str) -> None:
+    """What an operator does to free the name: drop the stranger's database."""
+    assert settings.database_url
+    server = create_oneshot_engine(
+        with_database(settings.database_url, "postgres"), isolation_level="AUTOCOMMIT"
+    )
+    async with server.connect() as conn:
+        await conn.execute(text(f"DROP DATABASE {quote_ident(name)} WITH (FORCE)"))
+    await server.dispose()
+
+
 @asynccontextmanager
 async def step_held(
     settings: Settings, tenant_id: str, step: str, *, isolated: bool = False

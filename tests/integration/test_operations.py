@@ -13,6 +13,7 @@ from core.settings import Settings
 from core.status import TenantStatus
 from tests.helpers import (
     PASSWORD,
+    drop_database,
     listen,
     occupy_database_name,
     tenant_body,
@@ -126,13 +127,7 @@ async def test_retry_after_the_cause_is_fixed_reaches_active(
     assert (await wait_for_status(api, tenant_id, SETTLED))["status"] == "Failed"
 
     # The operator removes the stranger's database, then retries.
-    assert settings.database_url
-    server = create_oneshot_engine(
-        with_database(settings.database_url, "postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with server.connect() as conn:
-        await conn.execute(text(f"DROP DATABASE {quote_ident(taken)} WITH (FORCE)"))
-    await server.dispose()
+    await drop_database(settings, taken)
     response = await api.post(f"/api/tenants/{tenant_id}/retry")
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "Pending"

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from core.database import create_oneshot_engine, with_database
-from core.naming import quote_ident
 from core.settings import Settings
 from core.status import TenantStatus
 from devstack.__main__ import temporal_binary
 from tests.helpers import (
+    drop_database,
     occupy_database_name,
     step_held,
     tenant_body,
@@ -121,13 +119,7 @@ async def test_reset_command_reruns_a_failed_provisioning_once_the_cause_is_fixe
     body = tenant_body(tenant_id, isolated=True)
     assert (await api.post("/api/tenants", json=body)).status_code == 202
     assert (await wait_for_status(api, tenant_id, SETTLED))["status"] == "Failed"
-    assert settings.database_url
-    server = create_oneshot_engine(
-        with_database(settings.database_url, "postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with server.connect() as conn:
-        await conn.execute(text(f"DROP DATABASE {quote_ident(taken)} WITH (FORCE)"))
-    await server.dispose()
+    await drop_database(settings, taken)
 
     await run(settings, command("workflow", "reset"), tenant_id)
     tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
