@@ -10,11 +10,13 @@ import pytest
 from fastapi import FastAPI
 from httpx_sse import ServerSentEvent, aconnect_sse
 
+from api.main import create_app
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.conftest import token_for
 from tests.helpers import (
     PASSWORD,
+    serve_in_thread,
     step_held,
     tenant_body,
     unique_tenant_id,
@@ -193,3 +195,55 @@ async def test_fifty_subscribers_cost_the_same_queries_as_one(
     fifty, added_by_49 = await run_with(50)
     assert added_by_49 == 0, "joining subscribers must share the reader, not query"
     assert fifty == one, f"{fifty} queries with 50 subscribers vs {one} with 1"
+
+
+async def test_keep_alive_pings_flow_while_nothing_changes(
+    settings: Settings, api: httpx.AsyncClient, root_token: str
+) -> None:
+    tenant_id = unique_tenant_id()
+    quick = settings.model_copy(update={"sse_ping_seconds": 1.0})
+    async with step_held(settings, tenant_id, "migrate_tenant_database"):
+        assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+        await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
+        with serve_in_thread(create_app(quick)) as url:
+            headers = {"Authorization": f"Bearer {root_token}"}
+            async with (
+                httpx.AsyncClient(base_url=url, headers=headers) as client,
+                client.stream("GET", f"/api/tenants/{tenant_id}/events") as response,
+            ):
+                received = ""
+                async with asyncio.timeout(10):
+                    async for chunk in response.aiter_text():
+                        received += chunk
+                        if received.count(": ping") >= 2:
+                            break
+    assert "event: progress" in received
+    assert received.count(": ping") >= 2
+
+
+async def test_a_client_that_goes_away_is_noticed_and_its_reader_released(
+    api: httpx.AsyncClient, api_app: FastAPI, settings: Settings
+) -> None:
+    tenant_id = unique_tenant_id()
+    hub = api_app.state.progress_hub
+    async with step_held(settings, tenant_id, "migrate_tenant_database"):
+        assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+        await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
+        streams = [
+            asyncio.create_task(read_events(api, f"/api/tenants/{tenant_id}/events"))
+            for _ in range(3)
+        ]
+        reader = None
+        async with asyncio.timeout(10):
+            while reader is None or reader.subscribers < 3:
+                reader = hub._readers.get(f"provision-tenant-{tenant_id}")
+                await asyncio.sleep(0.05)
+        for stream in streams:  # the browser tabs close
+            stream.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
+        async with asyncio.timeout(10):  # sse-starlette notices the disconnect
+            while True:
+                if reader.subscribers == 0:
+                    break
+                await asyncio.sleep(0.05)
+    assert reader.subscribers == 0
