@@ -1,9 +1,15 @@
 """What the tests do in the SPA, in the user's terms."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from playwright.async_api import Locator, Page, expect
 
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS
+
+SCRATCH = Path(tempfile.gettempdir()) / "tenantflow-screenshots"
 
 
 async def sign_in(
@@ -49,9 +55,11 @@ def toast(page: Page, tenant_id: str, type: str | None = None) -> Locator:
 
 
 async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
-    """Save docs/screenshots/<name>.png (names are fixed: the README shows them)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Take the screenshot `name`: into docs/screenshots (the README shows them) when
+    UPDATE_SCREENSHOTS=1, else into a scratch folder, so a test run leaves the tree clean."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else SCRATCH
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     await page.screenshot(path=path, animations="disabled", full_page=full_page)
 
 
