@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,7 +60,9 @@ class Snapshot:
     def terminal(self) -> bool:
         return self.progress.status.is_terminal
 
-    def json(self) -> str:
+    @cached_property
+    def data(self) -> str:
+        """The event's JSON, serialised once however many subscribers send it."""
         return self.progress.model_dump_json(by_alias=True)
 
 

@@ -1,5 +1,6 @@
 """Password policy and hashing (pwdlib with Argon2)."""
 
+import asyncio
 import re
 
 from pwdlib import PasswordHash
@@ -21,6 +22,16 @@ def check_password_policy(password: str) -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+async def hash_password_async(password: str) -> str:
+    """Argon2 costs ~150 ms of CPU: in a thread, so an API's event loop (and its streams)
+    keeps moving meanwhile."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password_async(password: str, password_hash: str | None) -> bool:
+    return await asyncio.to_thread(verify_password, password, password_hash)
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:

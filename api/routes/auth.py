@@ -9,7 +9,7 @@ from api.errors import NotAuthenticated
 from api.schemas import Token
 from api.security import Principal, create_access_token
 from core.models import Tenant, User
-from core.passwords import verify_password
+from core.passwords import verify_password_async
 from core.status import ROOT_TENANT_ID, TenantStatus
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -35,7 +35,8 @@ async def create_token(
             )
         )
     ).first()
-    if not verify_password(form.password, row.password_hash if row else None) or row is None:
+    valid = await verify_password_async(form.password, row.password_hash if row else None)
+    if not valid or row is None:
         raise NotAuthenticated("Incorrect e-mail, password or tenant")
     principal = Principal(
         user_id=str(row.id), email=row.email, tenant=tenant, roles=tuple(row.roles)

@@ -61,7 +61,7 @@ async def _progress_events(
             if snapshot is None:
                 return
             yield ServerSentEvent(
-                data=snapshot.json(), event=PROGRESS_EVENT, id=str(snapshot.event_id)
+                data=snapshot.data, event=PROGRESS_EVENT, id=str(snapshot.event_id)
             )
             after = snapshot.event_id
             if snapshot.terminal:
