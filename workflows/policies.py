@@ -18,14 +18,15 @@ class ActivityPolicy:
 
 
 # Status mirror on the control-plane row. "Tenant not found" stays retryable for a few seconds:
-# the API commits the row just after it starts the workflow. Worst case ~15 s of backoff.
+# the API commits the row just after it starts the workflow, and the first update can win that
+# race by a few milliseconds (hence the short first interval). Worst case ~16 s of backoff.
 STATUS_UPDATE = ActivityPolicy(
     start_to_close_timeout=timedelta(seconds=10),
     retry_policy=RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
+        initial_interval=timedelta(milliseconds=50),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=5),
-        maximum_attempts=8,
+        maximum_attempts=10,
     ),
 )
 
