@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from api import logs
 from api.errors import install_error_handlers
 from api.metrics import QueryCounter
 from api.notification_hub import NotificationHub
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    logs.install()
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(tenants.router)
