@@ -2,8 +2,6 @@ import logging
 
 from api.logs import RedactTokens
 
-PATH = "/api/notifications"
-
 
 def test_access_log_lines_lose_their_token_but_keep_the_rest() -> None:
     record = logging.LogRecord(
