@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -119,11 +119,15 @@ class NotificationHub:
             )
             return int(newest or 0), rows.all()
 
-    async def after(self, user_id: str, cursor: int) -> Sequence[Notification]:
+    async def after(
+        self, user_id: str, floor: int, exclude: Collection[int] = ()
+    ) -> Sequence[Notification]:
+        """The user's notifications above `floor`, within retention, but those in `exclude`."""
+        query = self._recent(user_id).where(Notification.id > floor)
+        if exclude:
+            query = query.where(Notification.id.not_in(list(exclude)))
         async with self._sessions() as session:
-            rows = await session.scalars(
-                self._recent(user_id).where(Notification.id > cursor).order_by(Notification.id)
-            )
+            rows = await session.scalars(query.order_by(Notification.id))
             return rows.all()
 
     async def mark_delivered(self, ids: Sequence[int]) -> None:

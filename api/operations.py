@@ -61,6 +61,22 @@ class Operations:
         tenant = await self._load(tenant_id, "retry")
         if tenant.workflow_id and tenant.workflow_id.startswith("deprovision-"):
             raise Conflict(f"Deleting tenant '{tenant_id}' failed: DELETE it again to finish")
+        if tenant.workflow_id and tenant.workflow_id.startswith("update-"):
+            # A tenant that was Active: never re-provision it (a cancel would compensate by
+            # dropping its data). Re-apply the row's current name and flag instead.
+            operation = str(uuid.uuid4())
+            update = UpdateTenantInput(tenant_id, tenant.name, tenant.is_active, user_id, operation)
+            workflow_id = update_workflow_id(tenant_id, operation)
+            return await self._start(
+                tenant,
+                RETRYABLE,
+                S.UPDATING,
+                "retried",
+                UpdateTenant.run,
+                update,
+                workflow_id,
+                user_id,
+            )
         arg = ProvisionTenantInput(
             tenant_id=tenant.id,
             name=tenant.name,

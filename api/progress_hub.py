@@ -236,8 +236,8 @@ class ProgressHub:
     async def subscribe(self, tenant: Tenant) -> AsyncIterator[WorkflowReader]:
         assert tenant.workflow_id is not None
         reader = self._readers.get(tenant.workflow_id)
-        # A finished reader is stale once the tenant has moved on (a retry started a new run).
-        if reader is not None and reader.finished and not TenantStatus(tenant.status).is_terminal:
+        # A finished reader is stale once the tenant has moved on (a retry, a repeated delete).
+        if reader is not None and reader.finished and not _shows(reader, tenant.status):
             self.forget(reader)
             reader = None
         if reader is None:
@@ -260,3 +260,7 @@ class ProgressHub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _shows(reader: WorkflowReader, status: str) -> bool:
+    return reader.latest is not None and reader.latest.progress.status == status

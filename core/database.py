@@ -24,12 +24,14 @@ def with_database(url: str | URL, database: str) -> URL:
 
 
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_pre_ping=True, **kwargs)
+    # hide_parameters: driver errors must not carry bound values (a password hash) into
+    # logs, workflow history or the progress shown to users.
+    return create_async_engine(async_url(url), pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def create_oneshot_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """An engine without a pool, for a few statements against one database."""
-    return create_async_engine(async_url(url), poolclass=NullPool, **kwargs)
+    return create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True, **kwargs)
 
 
 async def database_exists(engine: AsyncEngine, name: str) -> bool:

@@ -57,6 +57,7 @@ class DeprovisionTenant:
                     **options(policies.CONTROL_PLANE_WRITE),
                 ),
             )
+            track.ignore_cancel_requests()  # storage and users are gone: finish as Deleted
             await track.step(
                 StepName.MARK_DELETED,
                 "set_tenant_status",
@@ -66,7 +67,7 @@ class DeprovisionTenant:
             cancelled = is_cancelled_exception(err)
             cause = "cancelled" if cancelled else describe_error(getattr(err, "cause", None) or err)
             error = f"Deletion stopped ({cause}); delete again to finish"
-            track.compensating()
+            track.ignore_cancel_requests()
             track.cancel_pending()
             await track.record_failure(error)
             await self._notify(input, NotificationType.TENANT_DELETION_FAILED, error)

@@ -97,6 +97,7 @@ class ProvisionTenant:
                 **options(policies.MIGRATE_DATABASE),
             ),
         )
+        track.ignore_cancel_requests()  # too late to cancel: finish as Active
         await track.step(
             StepName.ACTIVATE, "set_tenant_status", lambda: track.set_status(TenantStatus.ACTIVE)
         )
@@ -132,7 +133,7 @@ class ProvisionTenant:
         """Undo, newest first, what the started steps created; then Cancelled (or Failed)."""
         track, ref = self.tracker, TenantRef(input.tenant_id)
         started = {s.name for s in track.progress.steps if s.started_at is not None}
-        track.compensating()
+        track.ignore_cancel_requests()
         track.cancel_pending()
         try:
             if StepName.CREATE_DATABASE in started:

@@ -90,8 +90,9 @@ class Tracker:
         if workflow.cancellation_reason() is not None and not self._compensating:
             raise asyncio.CancelledError(f"cancel requested: {workflow.cancellation_reason()}")
 
-    def compensating(self) -> None:
-        """From now on, steps are cleanup: they run although a cancel was requested."""
+    def ignore_cancel_requests(self) -> None:
+        """From now on a cancel request no longer stops the run: its cleanup is under way, or its
+        final step has begun (undoing an Active or Deleted tenant would be worse than finishing)."""
         self._compensating = True
 
     def _finish(self, step: StepProgress, status: StepStatus) -> None:

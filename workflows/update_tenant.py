@@ -44,10 +44,16 @@ class UpdateTenant:
                     **options(policies.CONTROL_PLANE_WRITE),
                 ),
             )
+            track.ignore_cancel_requests()  # applied: finish as Active
+            await track.step(
+                StepName.ACTIVATE,
+                "set_tenant_status",
+                lambda: track.set_status(TenantStatus.ACTIVE),
+            )
         except (ActivityError, asyncio.CancelledError) as err:
             if is_cancelled_exception(err):
                 # The update is one statement: applied or not, the tenant is consistent.
-                track.compensating()
+                track.ignore_cancel_requests()
                 track.cancel_pending()
                 await track.set_status(TenantStatus.ACTIVE, error="The update was cancelled")
                 await self._notify(input, NotificationType.TENANT_UPDATE_FAILED, "cancelled")
@@ -59,9 +65,6 @@ class UpdateTenant:
             raise ApplicationError(
                 error, track.progress, type="UpdateFailed", non_retryable=True
             ) from err
-        await track.step(
-            StepName.ACTIVATE, "set_tenant_status", lambda: track.set_status(TenantStatus.ACTIVE)
-        )
         await self._notify(input, NotificationType.TENANT_UPDATED, "updated")
         return OperationResult(input.tenant_id, TenantStatus.ACTIVE, track.progress)
 

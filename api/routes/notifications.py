@@ -34,18 +34,21 @@ async def _notification_events(
 ) -> AsyncIterator[ServerSentEvent]:
     async with hub.subscribe(user_id) as wake:
         if last_id is None:
-            cursor, rows = await hub.undelivered(user_id)
+            floor, rows = await hub.undelivered(user_id)
         else:
-            cursor, rows = last_id, []
+            floor, rows = last_id, []
+        # Ids are handed out at insert, not in commit order: a lower id can commit after a
+        # higher one. So the stream does not advance a cursor; it remembers what it sent.
+        sent: set[int] = set()
         while True:
             for row in rows:
                 yield _event(row)
-                cursor = max(cursor, row.id)
+                sent.add(row.id)
             await hub.mark_delivered([row.id for row in rows])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), FALLBACK_SECONDS)
             wake.clear()
-            rows = list(await hub.after(user_id, cursor))
+            rows = list(await hub.after(user_id, floor, exclude=sent))
 
 
 def _event(row: Notification) -> ServerSentEvent:

@@ -28,9 +28,13 @@ async def create_tenant(
 
 
 @router.get("", response_model=list[TenantOut])
-async def list_tenants(user: RootUser, session: SessionDep) -> list[TenantOut]:
+async def list_tenants(
+    user: RootUser, session: SessionDep, temporal: TemporalDep
+) -> list[TenantOut]:
     """All tenants, oldest first."""
-    rows = await session.scalars(select(Tenant).order_by(Tenant.created_on, Tenant.id))
+    rows = (await session.scalars(select(Tenant).order_by(Tenant.created_on, Tenant.id))).all()
+    # Rows still in flight are checked against their run (a terminated run left them so).
+    rows = [await reconcile(session, temporal, row) for row in rows]
     return [TenantOut.model_validate(row) for row in rows]
 
 

@@ -220,3 +220,32 @@ async def test_cancel_is_refused_once_provisioning_is_over(api: httpx.AsyncClien
         f"Tenant '{tenant_id}' is Active: only a tenant that is Pending or Provisioning "
         "can be cancelled"
     )
+
+
+async def test_retry_of_a_failed_update_reapplies_it_and_keeps_the_data(
+    api: httpx.AsyncClient, settings: Settings, control_plane: AsyncEngine
+) -> None:
+    """A tenant that was Active is never re-provisioned (a cancel would drop its data)."""
+    tenant_id = unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    await wait_for_status(api, tenant_id, FINAL)
+    # The state a failed (or terminated) update leaves: Failed, behind an UpdateTenant run.
+    async with control_plane.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE tenants SET status = 'Failed', provisioning_error = 'update failed', "
+                "workflow_id = :w WHERE id = :t"
+            ),
+            {"t": tenant_id, "w": f"update-tenant-{tenant_id}-deadbeef"},
+        )
+
+    retried = await api.post(f"/api/tenants/{tenant_id}/retry")
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["workflowId"].startswith(f"update-tenant-{tenant_id}-")
+    tenant = await wait_for_status(api, tenant_id, FINAL)
+    assert tenant["status"] == "Active"
+    assert await leftovers(settings, control_plane, tenant_id) == {
+        "database": 0,
+        "schema": 1,
+        "users": 1,
+    }
