@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api import logs
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.metrics import QueryCounter
 from api.notification_hub import NotificationHub
@@ -59,8 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Durable, observable tenant provisioning on Temporal.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app)
     logs.install()
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -229,3 +229,14 @@ async def test_api_routes_win_over_the_browser_app(anonymous: httpx.AsyncClient)
     home = await anonymous.get("/")
     assert home.status_code == 200
     assert home.headers["content-type"].startswith("text/html")
+
+
+async def test_openapi_docs_need_no_internet(anonymous: httpx.AsyncClient) -> None:
+    """/docs references only assets the API serves itself (no CDN)."""
+    page = await anonymous.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "https://" not in page.text
+    for asset in ["/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"]:
+        assert asset in page.text
+        assert (await anonymous.get(asset)).status_code == 200
+    assert (await anonymous.get("/docs/oauth2-redirect")).status_code == 200
