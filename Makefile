@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Swagger UI 5 for /docs, from the npm registry (FastAPI's default loads it from a CDN).
+SWAGGER_UI_VERSION := 5.35.0
+DOCS_ASSETS := api/docs_assets/swagger-ui-bundle.js
+$(DOCS_ASSETS):
+	@command -v npm >/dev/null || { echo "npm not found: /docs will load Swagger UI from its CDN"; exit 0; }
+	mkdir -p api/docs_assets
+	cd api/docs_assets && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null \
+	  && tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz --strip-components=1 \
+	     package/swagger-ui-bundle.js package/swagger-ui.css package/favicon-32x32.png \
+	  && rm swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+
+install: $(STAMP) $(DOCS_ASSETS)
 
 ## Debian's Chromium for the browser tests (test tools' own browser downloads cannot work here).
 browser: $(CHROMIUM)
@@ -24,11 +35,11 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
 
 ## Start the whole stack on embedded defaults (Temporal dev server + Web UI, PostgreSQL, worker, API).
-dev: $(STAMP)
+dev: $(STAMP) $(DOCS_ASSETS)
 	$(BIN)/python -m devstack
 
 ## Lint, type-check, then run the whole test suite against real Temporal and PostgreSQL.
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(DOCS_ASSETS) $(CHROMIUM) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
