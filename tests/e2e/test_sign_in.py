@@ -62,9 +62,11 @@ async def test_a_token_the_api_refuses_returns_to_sign_in_with_a_message(
     page: Page, spa_url: str
 ) -> None:
     await page.goto(spa_url + "/")
-    await page.evaluate(
-        "token => sessionStorage.setItem('tenantflow.token', token)", forged_token()
-    )
+    # Let the first load finish booting before planting the token, then load the app again.
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    token = forged_token()
+    await page.evaluate("token => sessionStorage.setItem('tenantflow.token', token)", token)
+    assert await page.evaluate("sessionStorage.getItem('tenantflow.token')") == token
     await page.reload()
 
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
