@@ -12,7 +12,9 @@ def main() -> None:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
-        proxy_headers=True,
+        # X-Forwarded-For is the app's business (TRUSTED_PROXIES, default none): uvicorn's own
+        # handling would believe it from 127.0.0.1, i.e. from anyone on this host.
+        proxy_headers=False,
         log_level="info",
     )
 

@@ -11,10 +11,12 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.accounts import current_roles
 from api.errors import Forbidden, NotAuthenticated
 from api.notification_hub import NotificationHub
 from api.progress_hub import ProgressHub
 from api.security import InvalidToken, Principal, decode_access_token
+from core.passwords import BoundedVerifier
 from core.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -50,26 +52,42 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
+async def get_verifier(request: Request) -> BoundedVerifier:
+    verifier: BoundedVerifier = request.app.state.verifier
+    return verifier
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 ProgressHubDep = Annotated[ProgressHub, Depends(get_progress_hub)]
 NotificationHubDep = Annotated[NotificationHub, Depends(get_notification_hub)]
+VerifierDep = Annotated[BoundedVerifier, Depends(get_verifier)]
 
 
-def _principal(settings: Settings, token: str | None) -> Principal:
+async def _principal(request: Request, settings: Settings, token: str | None) -> Principal:
     if not token:
         raise NotAuthenticated("Not authenticated")
     try:
-        return decode_access_token(settings, token)
+        claimed = decode_access_token(settings, token)
     except InvalidToken as err:
         raise NotAuthenticated(f"Invalid token: {err}") from err
+    # A token is only as good as its user: deleted or deactivated (user or tenant) ends it at
+    # once. A session of its own, closed before the route runs, so the route's session starts
+    # its transactions afresh and no pooled connection is held across the two.
+    async with get_sessionmaker(request)() as session:
+        roles = await current_roles(session, claimed.user_id, claimed.tenant)
+    if roles is None:
+        raise NotAuthenticated("Token revoked: the user or tenant is deleted or deactivated")
+    return Principal(claimed.user_id, claimed.email, claimed.tenant, roles)
 
 
 async def current_user(
-    settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    return _principal(settings, token)
+    return await _principal(request, settings, token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -85,13 +103,14 @@ RootUser = Annotated[Principal, Depends(root_user)]
 
 
 async def stream_user(
+    request: Request,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     access_token: Annotated[
         str | None, Query(description="The token, for EventSource (it cannot send headers)")
     ] = None,
 ) -> Principal:
-    return _principal(settings, token or access_token)
+    return await _principal(request, settings, token or access_token)
 
 
 StreamUser = Annotated[Principal, Depends(stream_user)]

@@ -8,15 +8,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import logs
 from api.docs import install_docs
+from api.edge import BodyLimit, NoControlCharacters
 from api.errors import install_error_handlers
 from api.metrics import QueryCounter
 from api.notification_hub import NotificationHub
+from api.openapi import document_errors
 from api.progress_hub import ProgressHub
 from api.routes import auth, events, health, notifications, operations, signup, tenants
 from core.database import create_engine
+from core.passwords import BoundedVerifier
 from core.settings import Settings, get_settings
 from core.temporal import connect
 
@@ -42,15 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine, sessions, timedelta(hours=settings.notification_retention_hours)
         )
         await notifications.start()
+        verifier = BoundedVerifier(settings.login_verify_threads, settings.login_verify_queue)
         app.state.settings = settings
         app.state.sessions = sessions
         app.state.temporal = temporal
         app.state.query_counter = counter
         app.state.progress_hub = progress
         app.state.notification_hub = notifications
+        app.state.verifier = verifier
         try:
             yield
         finally:
+            verifier.close()
             await progress.close()
             await notifications.close()
             await engine.dispose()
@@ -64,15 +71,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Added last runs first: the body limit before anything reads or authenticates.
+    if settings.trusted_proxies:
+        # Only then is X-Forwarded-For believed (right-most untrusted entry); `python -m api`
+        # turns uvicorn's own handling (which trusts 127.0.0.1) off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    app.add_middleware(NoControlCharacters)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_docs(app)
     logs.install()
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(tenants.router)
-    app.include_router(operations.router)
-    app.include_router(events.router)
-    app.include_router(signup.router)
-    app.include_router(notifications.router)
+    for module in (health, auth, tenants, operations, events, signup, notifications):
+        app.include_router(document_errors(module.router))
     # The browser app; mounted last so /api, /docs and /health keep their routes.
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="spa")
     return app

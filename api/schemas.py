@@ -1,11 +1,13 @@
 """Request and response bodies (camelCase on the wire, as the contract fixes)."""
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -32,9 +34,29 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
-TenantId = Annotated[str, AfterValidator(validate_tenant_id)]
-TenantName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[EmailStr, AfterValidator(_lower)]
+# C0 and C1 controls (NUL, CR, LF, ESC ...), DEL, and the Unicode line/paragraph separators:
+# PostgreSQL refuses NUL in text, and a line break in a name breaks the e-mail headers it
+# ends up in. Rejected at the edge, with the field named, rather than failing somewhere later.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def reject_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (found U+{ord(found[0]):04X})")
+    return value
+
+
+def _no_control_before(value: object) -> object:
+    return reject_control_characters(value) if isinstance(value, str) else value
+
+
+NoControl = AfterValidator(reject_control_characters)
+TenantId = Annotated[str, NoControl, AfterValidator(validate_tenant_id)]
+TenantName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl
+]
+Email = Annotated[EmailStr, BeforeValidator(_no_control_before), AfterValidator(_lower)]
 # SecretStr: a rejected password is never echoed back in the 422 body or in logs.
 Password = Annotated[SecretStr, AfterValidator(_password_policy)]
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Integer,
     MetaData,
     String,
     Text,
@@ -94,13 +95,15 @@ class Notification(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class SignupAttempt(Base):
-    """One public sign-up request, for the per-IP and global rate limits (kept a day)."""
+class RateLimit(Base):
+    """A fixed-window counter per key (sign-up per address, sign-in per account and address).
 
-    __tablename__ = "signup_attempts"
+    One row per key, bumped with a single INSERT ... ON CONFLICT DO UPDATE ... RETURNING, so
+    concurrent requests in any API process each get their own count; expired rows are purged.
+    """
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    ip: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    window_ends: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

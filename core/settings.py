@@ -1,9 +1,11 @@
 """Configuration from environment variables (see README, "Configuration")."""
 
+import ipaddress
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -56,8 +58,39 @@ class Settings(BaseSettings):
     signup_limit_per_ip_per_hour: int = Field(default=5, ge=0)
     signup_limit_per_hour: int = Field(default=100, ge=0)
 
+    login_limit_per_account: int = Field(
+        default=10, ge=1, description="Sign-in attempts per tenant + e-mail per window."
+    )
+    login_limit_per_address: int = Field(
+        default=50, ge=1, description="Failed sign-in attempts per client address per window."
+    )
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_verify_threads: int = Field(
+        default=1, ge=1, description="Threads verifying sign-in passwords (Argon2, ~125 ms each)."
+    )
+    login_verify_queue: int = Field(
+        default=16, ge=1, description="Sign-ins waiting for those threads before 503."
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger bodies get 413.")
+    # Comma-separated addresses or networks whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            ipaddress.ip_network(item)  # ValueError names the bad entry
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

@@ -1,44 +1,50 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
-from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import func, select
+from fastapi import APIRouter, Form, Request
 
-from api.deps import SessionDep, SettingsDep
-from api.errors import NotAuthenticated
-from api.schemas import Token
+from api.deps import SessionDep, SettingsDep, VerifierDep
+from api.errors import responses
+from api.login import sign_in
+from api.schemas import NoControl, Token
 from api.security import Principal, create_access_token
-from core.models import Tenant, User
-from core.passwords import verify_password_async
-from core.status import ROOT_TENANT_ID, TenantStatus
+from api.throttle import client_address
+from core.status import ROOT_TENANT_ID
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
+# The OAuth2 password form's fields, bounded, and without control characters where they are
+# looked up (a NUL reached PostgreSQL as a 500). The password is never stored or queried: any
+# characters, the body limit bounds it.
+Username = Annotated[str, Form(min_length=1, max_length=320, description="E-mail"), NoControl]
+Password = Annotated[str, Form(max_length=4096)]
+TenantField = Annotated[
+    str, Form(min_length=1, max_length=63, description="Tenant to sign in to"), NoControl
+]
+GrantType = Annotated[str | None, Form(pattern="^password$")]
 
-@router.post("/token", response_model=Token)
+
+@router.post("/token", response_model=Token, responses=responses(401, 403, 429, 503))
 async def create_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    username: Username,
+    password: Password,
     session: SessionDep,
     settings: SettingsDep,
-    tenant: Annotated[str, Form(description="Tenant to sign in to")] = ROOT_TENANT_ID,
+    verifier: VerifierDep,
+    tenant: TenantField = ROOT_TENANT_ID,
+    grant_type: GrantType = None,
 ) -> Token:
     """Exchange e-mail, password and tenant (default `root`) for a bearer token."""
-    row = (
-        await session.execute(
-            select(User.id, User.email, User.password_hash, User.roles)
-            .join(Tenant, Tenant.id == User.tenant_id)
-            .where(
-                User.tenant_id == tenant,
-                func.lower(User.email) == form.username.strip().lower(),
-                Tenant.status == TenantStatus.ACTIVE,
-                Tenant.is_active.is_(True),
-            )
-        )
-    ).first()
-    valid = await verify_password_async(form.password, row.password_hash if row else None)
-    if not valid or row is None:
-        raise NotAuthenticated("Incorrect e-mail, password or tenant")
+    account = await sign_in(
+        session,
+        verifier,
+        settings,
+        tenant=tenant,
+        email=username.strip(),
+        password=password,
+        address=client_address(request),
+    )
     principal = Principal(
-        user_id=str(row.id), email=row.email, tenant=tenant, roles=tuple(row.roles)
+        user_id=account.user_id, email=account.email, tenant=tenant, roles=account.roles
     )
     return Token(access_token=create_access_token(settings, principal))
