@@ -16,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import STORAGE_NAME_TAKEN
-from core.database import create_oneshot_engine, sqlstate
+from core.database import create_database, create_oneshot_engine, sqlstate
 from core.naming import quote_ident
-
-DUPLICATE_DATABASE = "42P04"
 
 
 def _quote_literal(value: str) -> str:
@@ -52,11 +50,7 @@ async def create_owned_database(server: URL, name: str, marker: str) -> bool:
                         await _comment(conn, "DATABASE", name, marker)
                         return False
                     raise _taken("database", name)
-                try:
-                    await conn.execute(text(f"CREATE DATABASE {quote_ident(name)}"))
-                except Exception as err:
-                    if sqlstate(err) != DUPLICATE_DATABASE:
-                        raise
+                if not await create_database(conn, name):
                     continue  # created concurrently: look again
                 await _comment(conn, "DATABASE", name, marker)
                 return True
@@ -137,11 +131,28 @@ async def drop_owned_schema(database: URL, name: str, marker: str) -> bool:
         await engine.dispose()
 
 
+# How long a step waits for another worker's work on the same tenant before the attempt fails
+# (and is retried by its policy) instead of waiting forever behind a stuck session.
+LOCK_TIMEOUT = "30s"
+LOCK_NOT_AVAILABLE = "55P03"
+
+
 @contextlib.asynccontextmanager
 async def advisory_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
     """Serialise work on `key` across workers, for as long as the block runs (a session-level
-    lock: CREATE/DROP DATABASE cannot run in a transaction)."""
-    await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
+    lock: CREATE/DROP DATABASE cannot run in a transaction). Waits at most LOCK_TIMEOUT."""
+    await conn.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT}'"))
+    try:
+        await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
+    except Exception as err:
+        if sqlstate(err) == LOCK_NOT_AVAILABLE:
+            raise ApplicationError(
+                f"another session has been working on {key.split(':', 1)[-1]} for over "
+                f"{LOCK_TIMEOUT}; will try again"
+            ) from err
+        raise
+    finally:
+        await conn.execute(text("RESET lock_timeout"))
     try:
         yield
     finally:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import TENANT_MISCONFIGURED, TENANT_NOT_FOUND
+from activities.errors import ILLEGAL_TRANSITION, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
 from activities.models import (
     AdminUser,
     NotificationRequest,
@@ -18,8 +18,8 @@ from activities.models import (
     TenantUpdate,
 )
 from activities.progress import AttemptReporter, reports_failed_attempts
+from core import lifecycle
 from core.models import NOTIFY_CHANNEL, Notification, Tenant, User
-from core.status import TenantStatus
 
 ADMIN_ROLES = ["admin"]
 
@@ -32,22 +32,22 @@ class ControlPlaneActivities:
     @activity.defn(name="set_tenant_status")
     @reports_failed_attempts
     async def set_tenant_status(self, change: StatusChange) -> None:
-        """Mirror the workflow's status on the tenant row (setting a value twice is harmless)."""
-        values: dict[str, object] = {"status": change.status, "updated_on": func.now()}
-        if change.new_attempt:
-            values |= {"last_provisioning_attempt": func.now(), "provisioning_error": None}
-        if change.status is TenantStatus.FAILED:
-            values["provisioning_error"] = change.error
-        async with self.engine.begin() as conn:
-            updated = await conn.scalar(
-                update(Tenant)
-                .where(Tenant.id == change.tenant_id)
-                .values(values)
-                .returning(Tenant.id)
-            )
-        if updated is None:
+        """Record the workflow's status on the tenant row (core/lifecycle.py decides what is
+        legal; setting a value twice is harmless)."""
+        try:
+            async with self.engine.begin() as conn:
+                await lifecycle.record(
+                    conn,
+                    change.tenant_id,
+                    change.status,
+                    error=change.error,
+                    new_attempt=change.new_attempt,
+                )
+        except lifecycle.TenantMissing as err:
             # Retryable: the API commits the row right after starting the workflow.
-            raise ApplicationError(f"tenant {change.tenant_id} not found", type=TENANT_NOT_FOUND)
+            raise ApplicationError(str(err), type=TENANT_NOT_FOUND) from err
+        except lifecycle.IllegalTransition as err:
+            raise ApplicationError(str(err), type=ILLEGAL_TRANSITION, non_retryable=True) from err
 
     @activity.defn(name="create_admin_user")
     @reports_failed_attempts

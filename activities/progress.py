@@ -9,6 +9,7 @@ activity's own outcome.
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from temporalio import activity
@@ -29,8 +30,6 @@ class AttemptReporter:
         self._client = client
 
     async def report(self, err: Exception) -> None:
-        if self._client is None:
-            return
         info = activity.info()
         failure = AttemptFailure(
             activity=info.activity_type,
@@ -38,6 +37,47 @@ class AttemptReporter:
             error=describe_error(err),
             will_retry=_will_retry(err, info),
         )
+        await self._send(info, failure)
+
+    async def report_earlier_attempt(self) -> None:
+        """At the start of attempt N > 1, report how attempt N-1 ended. Its worker normally
+        did; one that died (noticed by the heartbeat timeout) could not, and the snapshot would
+        show attempt 1 with no error. A report the workflow already has is ignored there."""
+        info = activity.info()
+        if self._client is None or info.attempt <= 1:
+            return
+        try:
+            error = await self._last_failure(info)
+        except Exception:
+            log.warning("could not read the last failure of %s", info.activity_type, exc_info=True)
+            error = None
+        failure = AttemptFailure(
+            activity=info.activity_type,
+            attempt=info.attempt - 1,
+            error=error or f"attempt {info.attempt - 1} did not finish",
+            will_retry=True,
+        )
+        await self._send(info, failure)
+
+    async def _last_failure(self, info: activity.Info) -> str | None:
+        assert self._client is not None and info.workflow_id is not None
+        handle = self._client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+        description = await handle.describe(rpc_timeout=timedelta(seconds=2))
+        for pending in description.raw_description.pending_activities:
+            if pending.activity_id != info.activity_id or not pending.HasField("last_failure"):
+                continue
+            failure = pending.last_failure
+            if failure.HasField("timeout_failure_info"):
+                return (
+                    f"The worker running attempt {info.attempt - 1} stopped responding "
+                    f"({failure.message})"
+                )
+            return failure.message or None
+        return None
+
+    async def _send(self, info: activity.Info, failure: AttemptFailure) -> None:
+        if self._client is None:
+            return
         try:
             assert info.workflow_id is not None, "only workflow activities report attempts"
             handle = self._client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
@@ -58,6 +98,7 @@ def reports_failed_attempts(
 ) -> Callable[Concatenate[S, P], Awaitable[T]]:
     @functools.wraps(fn)
     async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        await self.reporter.report_earlier_attempt()
         try:
             return await fn(self, *args, **kwargs)
         except Exception as err:

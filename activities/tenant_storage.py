@@ -19,7 +19,7 @@ from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT
 from activities.models import Migrated, Removed, TenantRef, TenantStorage
 from activities.progress import AttemptReporter, reports_failed_attempts
 from core.database import create_oneshot_engine, ensure_database, sqlstate, with_database
-from core.migrate import upgrade
+from core.migrate import alembic_turn, upgrade
 from core.models import Tenant
 from core.naming import ownership_marker
 
@@ -77,19 +77,22 @@ class TenantStorageActivities:
     async def migrate_tenant_database(self, ref: TenantRef) -> Migrated:
         """Bring the tenant's schema to the newest Alembic revision (a no-op when it is there)."""
         placement = await self._placement(ref.tenant_id)
-        engine = create_oneshot_engine(self._url(placement.database))
-        # One migration per tenant at a time, coordinated in the control plane (the tenant's
-        # database may be brand new).
+        # One migration per tenant at a time across workers, coordinated in the control plane
+        # (the tenant's database may be brand new) on a connection of its own: this process's
+        # Alembic turn is taken first, and no pooled connection waits for either lock.
         key = f"migrate:{placement.database}:{placement.schema}"
+        coordination = create_oneshot_engine(self.control_plane.url, isolation_level="AUTOCOMMIT")
+        engine = create_oneshot_engine(self._url(placement.database))
         try:
             async with (
                 heartbeating(),
-                self.control_plane.connect() as coordination,
-                advisory_lock(coordination, key),
+                alembic_turn(),
+                coordination.connect() as lock_conn,
+                advisory_lock(lock_conn, key),
                 engine.begin() as conn,
             ):
                 try:
-                    revision = await upgrade(conn, "tenant", placement.schema)
+                    revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
                 except Exception as err:
                     if _is_sql_error(err):
                         raise ApplicationError(
@@ -98,6 +101,7 @@ class TenantStorageActivities:
                     raise
         finally:
             await engine.dispose()
+            await coordination.dispose()
         return Migrated(revision)
 
     def _url(self, database: str) -> URL:

@@ -27,8 +27,8 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.reconcile import reconcile
 from api.schemas import ProgressOut
+from core import lifecycle
 from core.models import Tenant
 from core.status import TenantStatus
 from workflows.models import PROGRESS_QUERY
@@ -206,7 +206,7 @@ class WorkflowReader:
             tenant = await session.get(Tenant, self.tenant_id)
             assert tenant is not None, f"tenant {self.tenant_id} vanished"
             if final:  # a terminated run left the row in flight: make it honest first
-                tenant = await reconcile(session, self._hub.client, tenant)
+                tenant = await lifecycle.settle_closed_run(session, self._hub.client, tenant)
         return row_snapshot(tenant, final=final)
 
     def attach(self) -> None:

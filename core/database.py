@@ -3,7 +3,7 @@
 from typing import Any
 
 from sqlalchemy import URL, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from core.naming import quote_ident
@@ -40,6 +40,21 @@ async def database_exists(engine: AsyncEngine, name: str) -> bool:
     return found is not None
 
 
+DUPLICATE_DATABASE = "42P04"
+
+
+async def create_database(conn: AsyncConnection, name: str) -> bool:
+    """CREATE DATABASE `name` on an AUTOCOMMIT connection. False if it exists already (made
+    meanwhile by another process: the duplicate-database error is not a failure)."""
+    try:
+        await conn.execute(text(f"CREATE DATABASE {quote_ident(name)}"))
+    except Exception as err:
+        if sqlstate(err) == DUPLICATE_DATABASE:
+            return False
+        raise
+    return True
+
+
 async def ensure_database(server_url: str | URL, name: str) -> bool:
     """Create database `name` on the server unless it exists. True if this call created it."""
     engine = create_oneshot_engine(server_url, isolation_level="AUTOCOMMIT")
@@ -47,14 +62,7 @@ async def ensure_database(server_url: str | URL, name: str) -> bool:
         if await database_exists(engine, name):
             return False
         async with engine.connect() as conn:
-            try:
-                await conn.execute(text(f"CREATE DATABASE {quote_ident(name)}"))
-            except Exception as err:
-                # Another process created it between our check and our CREATE.
-                if sqlstate(err) == "42P04":
-                    return False
-                raise
-        return True
+            return await create_database(conn, name)
     finally:
         await engine.dispose()
 

@@ -10,12 +10,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.control_plane import ControlPlaneActivities
     from activities.models import AttemptFailure, TenantRef
     from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
-    from activities.tenant_storage import TenantStorageActivities
     from core.status import TenantStatus
-    from workflows import policies
     from workflows.models import (
         PROGRESS_QUERY,
         DeprovisionTenantInput,
@@ -24,7 +21,8 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         StepName,
     )
-    from workflows.tracking import Tracker, options
+    from workflows.removal import delete_users, drop_storage
+    from workflows.tracking import Tracker
 
 
 @workflow.defn(name="DeprovisionTenant")
@@ -39,24 +37,8 @@ class DeprovisionTenant:
         track, ref = self.tracker, TenantRef(input.tenant_id)
         try:
             await track.set_status(TenantStatus.DELETING)
-            await track.step(
-                StepName.DROP_DATABASE,
-                "drop_tenant_database",
-                lambda: workflow.execute_activity_method(
-                    TenantStorageActivities.drop_tenant_database,
-                    ref,
-                    **options(policies.REMOVE_STORAGE),
-                ),
-            )
-            await track.step(
-                StepName.DELETE_USERS,
-                "delete_tenant_users",
-                lambda: workflow.execute_activity_method(
-                    ControlPlaneActivities.delete_tenant_users,
-                    ref,
-                    **options(policies.CONTROL_PLANE_WRITE),
-                ),
-            )
+            await drop_storage(track, ref)
+            await delete_users(track, ref)
             track.ignore_cancel_requests()  # storage and users are gone: finish as Deleted
             await track.step(
                 StepName.MARK_DELETED,

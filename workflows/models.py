@@ -32,7 +32,21 @@ def provision_workflow_id(tenant_id: str) -> str:
     return f"provision-tenant-{tenant_id}"
 
 
+# Sent by API versions before the cancel reason carried the user; kept for runs in flight.
 CANCEL_REQUESTED_BY_SIGNAL = "cancel_requested_by"
+_CANCEL_REASON_PREFIX = "requested by user "
+
+
+def cancel_reason(user_id: str) -> str:
+    """The reason the API gives `handle.cancel(reason=...)`: who asked, for the notification."""
+    return f"{_CANCEL_REASON_PREFIX}{user_id}"
+
+
+def canceller(reason: str | None) -> str | None:
+    """The user in a reason made by `cancel_reason`; None for the Web UI's or the CLI's."""
+    if reason and reason.startswith(_CANCEL_REASON_PREFIX):
+        return reason.removeprefix(_CANCEL_REASON_PREFIX) or None
+    return None
 
 
 def update_workflow_id(tenant_id: str, operation_id: str) -> str:

@@ -26,8 +26,16 @@ with workflow.unsafe.imports_passed_through():
         ProvisionTenantInput,
         ProvisionTenantResult,
         StepName,
+        canceller,
     )
+    from workflows.removal import delete_users, drop_storage
     from workflows.tracking import Tracker, options
+
+# workflow.patched() id: compensation removes everything the tenant owns (earlier runs' too).
+COMPENSATE_ALL = "compensate-everything-the-tenant-owns"
+CANCELLATION_OUTCOMES = frozenset(
+    {NotificationType.TENANT_CANCELLED, NotificationType.TENANT_CANCELLATION_FAILED}
+)
 
 PROVISION_STEPS = [
     StepName.CREATE_ADMIN_USER,
@@ -130,32 +138,23 @@ class ProvisionTenant:
             workflow.logger.exception("welcome e-mail to %s failed", input.admin_email)
 
     async def _compensate(self, input: ProvisionTenantInput) -> None:
-        """Undo, newest first, what the started steps created; then Cancelled (or Failed)."""
+        """Undo, newest first, what the tenant owns; then Cancelled (or Failed).
+
+        Everything the tenant owns, not only what this run's started steps made: an earlier,
+        failed run may have left its database and admin user. Removal is idempotent and checks
+        the ownership marker; a provisioning run only ever starts for a tenant that was never
+        Active (a failed update is retried as an update), so there is no data to keep."""
         track, ref = self.tracker, TenantRef(input.tenant_id)
         started = {s.name for s in track.progress.steps if s.started_at is not None}
+        if workflow.patched(COMPENSATE_ALL):
+            started |= {StepName.CREATE_DATABASE, StepName.CREATE_ADMIN_USER}
         track.ignore_cancel_requests()
         track.cancel_pending()
         try:
             if StepName.CREATE_DATABASE in started:
-                await track.step(
-                    StepName.DROP_DATABASE,
-                    "drop_tenant_database",
-                    lambda: workflow.execute_activity_method(
-                        TenantStorageActivities.drop_tenant_database,
-                        ref,
-                        **options(policies.REMOVE_STORAGE),
-                    ),
-                )
+                await drop_storage(track, ref)
             if StepName.CREATE_ADMIN_USER in started:
-                await track.step(
-                    StepName.DELETE_USERS,
-                    "delete_tenant_users",
-                    lambda: workflow.execute_activity_method(
-                        ControlPlaneActivities.delete_tenant_users,
-                        ref,
-                        **options(policies.CONTROL_PLANE_WRITE),
-                    ),
-                )
+                await delete_users(track, ref)
             await track.set_status(
                 TenantStatus.CANCELLED, error="Provisioning was cancelled; nothing was kept"
             )
@@ -174,7 +173,12 @@ class ProvisionTenant:
         # Runs recorded before notifications existed did not send one: keep replaying them.
         if not workflow.patched("notify-initiator"):
             return
-        user = self._cancelled_by or input.initiated_by
+        user = input.initiated_by
+        if type in CANCELLATION_OUTCOMES:
+            # Whoever asked to cancel hears how it went; a cancel that came too late (the run
+            # finished Active) leaves the outcome with the user who started the run.
+            by = canceller(workflow.cancellation_reason()) or self._cancelled_by
+            user = by or user
         await self.tracker.notify(user, input.operation_id, type.value, text)
 
     @workflow.query(name=PROGRESS_QUERY)
@@ -187,5 +191,5 @@ class ProvisionTenant:
 
     @workflow.signal(name=CANCEL_REQUESTED_BY_SIGNAL)
     def cancel_requested_by(self, user_id: str) -> None:
-        """Sent by the API just before it cancels: whom to notify of the outcome."""
+        """Sent by API versions that did not put the user in the cancel reason."""
         self._cancelled_by = user_id

@@ -21,6 +21,9 @@ from workflows.models import TENANT_STATUS, Progress, StepProgress, StepStatus
 
 T = TypeVar("T")
 
+# workflow.patched() ids of command-changing fixes (see tests/histories for replays).
+CANCEL_WINS = "cancel-wins-over-a-failed-attempt"
+
 
 def options(policy: policies.ActivityPolicy) -> dict[str, Any]:
     return {
@@ -75,6 +78,11 @@ class Tracker:
             result = await run()
         except ActivityError as err:
             step.last_error = describe_error(err.cause or err)
+            # An attempt that fails after a cancel request (the server retries no more once
+            # one is pending) is the cancel's outcome, not a failure: compensate, end Cancelled.
+            if self.cancel_requested and workflow.patched(CANCEL_WINS):
+                self._finish(step, StepStatus.CANCELLED)
+                raise asyncio.CancelledError(f"cancel requested: {step.last_error}") from err
             self._finish(step, StepStatus.FAILED)
             raise
         except asyncio.CancelledError:
@@ -86,8 +94,13 @@ class Tracker:
         self._raise_if_cancel_requested()
         return result
 
+    @property
+    def cancel_requested(self) -> bool:
+        """A cancel request (API, Web UI or CLI) arrived and may still stop the run."""
+        return workflow.cancellation_reason() is not None and not self._compensating
+
     def _raise_if_cancel_requested(self) -> None:
-        if workflow.cancellation_reason() is not None and not self._compensating:
+        if self.cancel_requested:
             raise asyncio.CancelledError(f"cancel requested: {workflow.cancellation_reason()}")
 
     def ignore_cancel_requests(self) -> None:

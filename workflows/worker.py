@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +25,14 @@ from workflows.update_tenant import UpdateTenant
 WORKFLOWS: Sequence[type] = (ProvisionTenant, UpdateTenant, DeprovisionTenant)
 
 log = logging.getLogger("tenantflow.worker")
+
+# On a normal stop (SIGTERM/SIGINT: a deploy, `make dev` restarting it) running activities get
+# this long to finish before they are cancelled. The SDK's default, 0, cancels them at once: a
+# migration half-way through is abandoned, reported failed and retried by another worker after
+# its backoff. A step normally takes well under a second, so 30 s is a wide margin; it matches
+# Kubernetes' default grace period, and `make dev` waits longer than this before SIGKILL. A step
+# stuck for longer is cancelled and retried elsewhere, which is safe: every step is idempotent.
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
 def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> list[Any]:
@@ -55,6 +64,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         activities=activities
         if activities is not None
         else activities_for(client, engine, settings),

@@ -6,8 +6,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import LastEventId, ProgressHubDep, SessionDep, SettingsDep, StreamRoot
 from api.errors import NotFound, ServiceUnavailable
+from api.operations import load_tenant
 from api.progress_hub import ProgressHub
-from api.routes.tenants import load_tenant
 from core.models import Tenant
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])

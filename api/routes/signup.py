@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request, status
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound
-from api.provisioning import start_provisioning
+from api.operations import Operations
 from api.schemas import SignupRequest, TenantAccepted, TenantCreate
 from api.signup import check_signup_rate
 
@@ -33,6 +33,6 @@ async def sign_up(
         password=body.password,
         has_isolated_database=False,
     )
-    return await start_provisioning(
-        session, temporal, settings, tenant, initiated_by=None, send_welcome_email=True
+    return await Operations(session, temporal, settings).create(
+        tenant, None, send_welcome_email=True
     )

@@ -4,9 +4,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound, ServiceUnavailable
-from api.provisioning import start_provisioning
-from api.reconcile import reconcile
+from api.operations import Operations, load_tenant
 from api.schemas import ProgressOut, TenantAccepted, TenantCreate, TenantOut
+from core import lifecycle
 from core.models import Tenant
 from core.status import TenantStatus
 from workflows.models import Progress
@@ -24,7 +24,7 @@ async def create_tenant(
     settings: SettingsDep,
 ) -> TenantAccepted:
     """Accept a new tenant and start its provisioning workflow."""
-    return await start_provisioning(session, temporal, settings, body, initiated_by=user.user_id)
+    return await Operations(session, temporal, settings).create(body, user.user_id)
 
 
 @router.get("", response_model=list[TenantOut])
@@ -34,7 +34,7 @@ async def list_tenants(
     """All tenants, oldest first."""
     rows = (await session.scalars(select(Tenant).order_by(Tenant.created_on, Tenant.id))).all()
     # Rows still in flight are checked against their run (a terminated run left them so).
-    rows = [await reconcile(session, temporal, row) for row in rows]
+    rows = [await lifecycle.settle_closed_run(session, temporal, row) for row in rows]
     return [TenantOut.model_validate(row) for row in rows]
 
 
@@ -43,7 +43,9 @@ async def get_tenant(
     tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
 ) -> TenantOut:
     """One tenant."""
-    tenant = await reconcile(session, temporal, await load_tenant(session, tenant_id))
+    tenant = await lifecycle.settle_closed_run(
+        session, temporal, await load_tenant(session, tenant_id)
+    )
     return TenantOut.model_validate(tenant)
 
 
@@ -52,7 +54,9 @@ async def get_progress(
     tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
 ) -> ProgressOut:
     """The provisioning workflow's progress snapshot (its `progress` query)."""
-    tenant = await reconcile(session, temporal, await load_tenant(session, tenant_id))
+    tenant = await lifecycle.settle_closed_run(
+        session, temporal, await load_tenant(session, tenant_id)
+    )
     if tenant.workflow_id is None:
         raise NotFound(f"Tenant '{tenant_id}' has no provisioning workflow")
     try:
@@ -76,10 +80,3 @@ def final_progress(tenant: Tenant) -> Progress:
         error=tenant.provisioning_error,
         updated_at=tenant.updated_on,
     )
-
-
-async def load_tenant(session: SessionDep, tenant_id: str) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"Tenant '{tenant_id}' not found")
-    return tenant

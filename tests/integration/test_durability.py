@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from temporalio.client import Client
 
-from api.provisioning import start_provisioning
+from api.operations import Operations
 from api.schemas import TenantCreate
 from core.naming import storage_name
 from core.settings import Settings
@@ -74,9 +74,7 @@ async def test_worker_killed_during_migrations_does_not_lose_the_run(
                 password=SecretStr(PASSWORD),
             )
             async with async_sessionmaker(control_plane)() as session:
-                accepted = await start_provisioning(
-                    session, temporal_client, own, request, initiated_by=None
-                )
+                accepted = await Operations(session, temporal_client, own).create(request, None)
             await asyncio.wait_for(
                 wait_for_step(
                     temporal_client, accepted.workflow_id, "migrate_tenant_database", "running"
@@ -97,3 +95,9 @@ async def test_worker_killed_during_migrations_does_not_lose_the_run(
     result = await handle.result()
     assert (result.status, result.tenant_id) == (TenantStatus.ACTIVE, tenant_id)
     assert result.schema == schema
+    # The dead worker could not report its attempt: the snapshot still tells the truth.
+    assert result.progress is not None
+    migrate = next(s for s in result.progress.steps if s.name == "migrate_tenant_database")
+    assert migrate.attempt == 2
+    assert migrate.last_error is not None
+    assert "stopped responding" in migrate.last_error, migrate.last_error

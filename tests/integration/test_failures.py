@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from api.provisioning import start_provisioning
+from api.operations import Operations
 from api.schemas import TenantCreate
 from core.database import create_oneshot_engine, with_database
 from core.settings import Settings
@@ -75,9 +75,7 @@ async def test_transient_failure_is_retried_visibly_and_the_tenant_becomes_activ
         password=SecretStr(PASSWORD),
     )
     async with async_sessionmaker(control_plane)() as session:
-        await start_provisioning(
-            session, temporal_client, flaky_settings, request, initiated_by=None
-        )
+        await Operations(session, temporal_client, flaky_settings).create(request, None)
 
     seen_retrying: list[dict[str, object]] = []
     while True:

@@ -1,0 +1,213 @@
+"""The tenant lifecycle: the one owner of `tenants.status`.
+
+Statuses, the transitions between them, which operation may start from which status, and what a
+run that closed without recording its outcome means for the row. The API asks this module to
+start an operation (`create`, `begin`), the workflows' status activity asks it to record a step
+(`record`), and nobody else writes `status`. Every write is conditional on the status it moves
+from, so an illegal transition is refused by the database, not merely avoided by callers.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.models import Tenant
+from core.status import TenantStatus
+
+S = TenantStatus
+
+# Where each status may go. Staying put is always allowed: status writes are repeated when an
+# activity is retried after a lost response, and must stay harmless.
+TRANSITIONS: dict[TenantStatus, frozenset[TenantStatus]] = {
+    S.PENDING: frozenset({S.PROVISIONING, S.CANCELLED, S.FAILED}),
+    S.PROVISIONING: frozenset({S.ACTIVE, S.CANCELLED, S.FAILED}),
+    S.ACTIVE: frozenset({S.UPDATING, S.DELETING}),
+    # A cancelled update leaves the tenant as it was: Active.
+    S.UPDATING: frozenset({S.ACTIVE, S.FAILED}),
+    # Retry: provisioning again (Pending) or re-applying a failed update (Updating).
+    S.FAILED: frozenset({S.PENDING, S.UPDATING, S.DELETING}),
+    S.CANCELLED: frozenset({S.PENDING, S.DELETING}),
+    S.DELETING: frozenset({S.DELETED, S.FAILED}),
+    S.DELETED: frozenset(),
+}
+
+IN_FLIGHT = frozenset({S.PENDING, S.PROVISIONING, S.UPDATING, S.DELETING})
+
+
+def can_move(source: TenantStatus, target: TenantStatus) -> bool:
+    return source == target or target in TRANSITIONS[source]
+
+
+def sources_of(target: TenantStatus) -> frozenset[TenantStatus]:
+    """Every status the row may be in for a write of `target` to be legal."""
+    return frozenset(s for s in TenantStatus if can_move(s, target))
+
+
+class Operation(StrEnum):
+    RETRY = "retry"
+    UPDATE = "edit"
+    CANCEL = "cancel"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Rule:
+    allowed: frozenset[TenantStatus]
+    # Past participle for the 409: "only a tenant that is Active can be edited".
+    done: str
+
+
+OPERATIONS: dict[Operation, Rule] = {
+    Operation.RETRY: Rule(frozenset({S.FAILED, S.CANCELLED}), "retried"),
+    Operation.UPDATE: Rule(frozenset({S.ACTIVE}), "edited"),
+    Operation.CANCEL: Rule(frozenset({S.PENDING, S.PROVISIONING}), "cancelled"),
+    Operation.DELETE: Rule(frozenset({S.ACTIVE, S.FAILED, S.CANCELLED}), "deleted"),
+}
+
+
+class WrongStatus(Exception):
+    """The tenant's status does not allow the operation (the API answers 409)."""
+
+    def __init__(self, tenant_id: str, status: str, operation: Operation) -> None:
+        rule = OPERATIONS[operation]
+        accepted = " or ".join(sorted(rule.allowed))
+        super().__init__(
+            f"Tenant '{tenant_id}' is {status}: only a tenant that is {accepted} can be {rule.done}"
+        )
+
+
+class IllegalTransition(Exception):
+    def __init__(self, tenant_id: str, source: str, target: TenantStatus) -> None:
+        super().__init__(f"tenant {tenant_id} cannot go from {source} to {target}")
+
+
+class TenantMissing(Exception):
+    pass
+
+
+async def create(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert a new tenant row, Pending. False if the id is taken (nothing written)."""
+    inserted = await session.scalar(
+        insert(Tenant)
+        .values(values | {"status": S.PENDING})
+        .on_conflict_do_nothing(index_elements=[Tenant.id])
+        .returning(Tenant.id)
+    )
+    return inserted is not None
+
+
+async def begin(
+    session: AsyncSession,
+    tenant: Tenant,
+    operation: Operation,
+    target: TenantStatus,
+    **values: Any,
+) -> None:
+    """Move the row into `target` for `operation`, if its status allows it (else WrongStatus).
+
+    Conditional on the status, so of two racing requests exactly one moves the row."""
+    allowed = OPERATIONS[operation].allowed & sources_of(target)
+    if tenant.status not in allowed:
+        raise WrongStatus(tenant.id, tenant.status, operation)
+    moved = await session.scalar(
+        update(Tenant)
+        .where(Tenant.id == tenant.id, Tenant.status.in_(list(allowed)))
+        .values(values | {"status": target, "updated_on": func.now()})
+        .returning(Tenant.id)
+    )
+    if moved is None:  # another request got there first
+        await session.refresh(tenant)
+        raise WrongStatus(tenant.id, tenant.status, operation)
+
+
+def require(tenant: Tenant, operation: Operation) -> None:
+    """For operations that do not move the row themselves (cancel: the workflow does)."""
+    if tenant.status not in OPERATIONS[operation].allowed:
+        raise WrongStatus(tenant.id, tenant.status, operation)
+
+
+async def record(
+    conn: AsyncConnection,
+    tenant_id: str,
+    target: TenantStatus,
+    *,
+    error: str | None = None,
+    new_attempt: bool = False,
+) -> None:
+    """A workflow's step: the row moves to `target` (TenantMissing, IllegalTransition)."""
+    values: dict[str, Any] = {"status": target, "updated_on": func.now()}
+    if new_attempt:
+        values |= {"last_provisioning_attempt": func.now(), "provisioning_error": None}
+    if error is not None or target is S.FAILED:
+        values["provisioning_error"] = error
+    moved = await conn.scalar(
+        update(Tenant)
+        .where(Tenant.id == tenant_id, Tenant.status.in_(list(sources_of(target))))
+        .values(values)
+        .returning(Tenant.id)
+    )
+    if moved is not None:
+        return
+    current = await conn.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+    if current is None:
+        raise TenantMissing(f"tenant {tenant_id} not found")
+    raise IllegalTransition(tenant_id, current, target)
+
+
+# What a run that closed without recording its outcome means for the row.
+
+
+def closed_without_outcome(workflow_id: str, status: WorkflowExecutionStatus | None) -> str:
+    """The error a row gets when the run behind it ended without recording an outcome: an
+    operator terminated it, it timed out, or it failed while the database was unreachable.
+    Nothing was rolled back; `retry` or `DELETE` can clean up."""
+    how = {
+        WorkflowExecutionStatus.TERMINATED: "was terminated",
+        WorkflowExecutionStatus.TIMED_OUT: "timed out",
+        None: "is unknown to Temporal",
+    }.get(status, f"ended ({status.name.lower() if status else 'unknown'})")
+    return (
+        f"Workflow {workflow_id} {how} without recording an outcome; nothing was rolled back. "
+        "Retry or delete the tenant to clean up."
+    )
+
+
+async def settle_closed_run(session: AsyncSession, client: Client, tenant: Tenant) -> Tenant:
+    """A row still in flight behind a closed run becomes Failed, with an error saying why.
+
+    Our workflows record their outcome before they close, so this happens only when a run was
+    stopped from outside. Conditional: a row that moved on meanwhile stays as it is."""
+    if S(tenant.status) not in IN_FLIGHT or tenant.workflow_id is None:
+        return tenant
+    try:
+        status: WorkflowExecutionStatus | None = (
+            await client.get_workflow_handle(tenant.workflow_id).describe()
+        ).status
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            return tenant  # cannot tell now: leave the row as it is
+        status = None
+    if status == WorkflowExecutionStatus.RUNNING:
+        return tenant
+    await session.execute(
+        update(Tenant)
+        .where(
+            Tenant.id == tenant.id,
+            Tenant.status == tenant.status,
+            Tenant.workflow_id == tenant.workflow_id,
+        )
+        .values(
+            status=S.FAILED,
+            provisioning_error=closed_without_outcome(tenant.workflow_id, status),
+            updated_on=func.now(),
+        )
+    )
+    await session.commit()
+    await session.refresh(tenant)
+    return tenant

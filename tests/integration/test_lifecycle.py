@@ -1,0 +1,68 @@
+"""The database refuses what the state machine forbids: `lifecycle.record` moves a row only
+along a legal transition, whoever calls it."""
+
+import itertools
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import lifecycle
+from core.models import Tenant
+from core.status import TenantStatus as S
+from tests.helpers import unique_tenant_id
+
+pytestmark = pytest.mark.integration
+
+ILLEGAL = [(a, b) for a, b in itertools.product(S, S) if not lifecycle.can_move(a, b)]
+
+
+async def test_every_illegal_transition_is_refused_and_leaves_the_row(
+    control_plane: AsyncEngine,
+) -> None:
+    tenant_id = unique_tenant_id("sm")
+    async with control_plane.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO tenants (id, name, status, is_active, has_isolated_database) "
+                "VALUES (:id, 'State machine', 'Pending', true, false)"
+            ),
+            {"id": tenant_id},
+        )
+    assert len(ILLEGAL) > 30
+    for source, target in ILLEGAL:
+        async with control_plane.begin() as conn:
+            await conn.execute(
+                text("UPDATE tenants SET status = :s WHERE id = :id"),
+                {"s": source, "id": tenant_id},
+            )
+        with pytest.raises(lifecycle.IllegalTransition):
+            async with control_plane.begin() as conn:
+                await lifecycle.record(conn, tenant_id, target)
+        async with control_plane.connect() as conn:
+            status = await conn.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+        assert status == source, f"{source} -> {target} moved the row"
+
+
+async def test_a_legal_transition_moves_the_row_and_a_missing_tenant_is_reported(
+    control_plane: AsyncEngine,
+) -> None:
+    tenant_id = unique_tenant_id("sm")
+    async with control_plane.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO tenants (id, name, status, is_active, has_isolated_database) "
+                "VALUES (:id, 'State machine', 'Provisioning', true, false)"
+            ),
+            {"id": tenant_id},
+        )
+        await lifecycle.record(conn, tenant_id, S.FAILED, error="boom")
+        row = (
+            await conn.execute(
+                select(Tenant.status, Tenant.provisioning_error).where(Tenant.id == tenant_id)
+            )
+        ).one()
+    assert tuple(row) == ("Failed", "boom")
+    with pytest.raises(lifecycle.TenantMissing):
+        async with control_plane.begin() as conn:
+            await lifecycle.record(conn, "no-such-tenant", S.ACTIVE)
