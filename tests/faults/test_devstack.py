@@ -1,0 +1,106 @@
+"""`make dev` (python -m devstack) restarts a worker killed with SIGKILL, keeps provisioning, and
+Ctrl-C stops every process it started."""
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from core.status import TenantStatus
+from devstack.__main__ import DEV_DEFAULTS
+from tests.conftest import token_for
+from tests.faults.processes import Component
+from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
+
+pytestmark = pytest.mark.faults
+
+# The dev stack picks its own servers: none of the suite's may leak into it.
+NOT_INHERITED = ("DATABASE_URL", "TEMPORAL_ADDRESS", "SMTP_HOST", "TEMPORAL_TASK_QUEUE")
+
+
+def listening_port() -> int:
+    """A free port below the ephemeral range: the dev server opens many outgoing connections
+    while it starts, and one of them can take a just-freed ephemeral port before it binds it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            with contextlib.suppress(OSError):
+                sock.bind(("127.0.0.1", port))
+                return port
+
+
+def dev_stack(data: Path) -> tuple[Component, str]:
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED} | {
+        "DATA_DIR": str(data),
+        "TEMPORAL_PORT": str(listening_port()),
+        "TEMPORAL_UI_PORT": str(listening_port()),
+        "API_PORT": str(port := listening_port()),
+        "SMTP_PORT": str(listening_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return Component(
+        "devstack", [sys.executable, "-m", "devstack"], env
+    ), f"http://127.0.0.1:{port}"
+
+
+def component(stack: Component, module: str) -> psutil.Process:
+    children = psutil.Process(stack.pid).children(recursive=True)
+    return next(p for p in children if module in " ".join(p.cmdline()))
+
+
+def processes_of(stack: Component, data: Path) -> list[psutil.Process]:
+    """Everything the stack started: its children and the PostgreSQL server in its data dir."""
+    found = psutil.Process(stack.pid).children(recursive=True)
+    for process in psutil.process_iter(["cmdline"]):
+        if str(data) in " ".join(process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+async def until_healthy(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client, asyncio.timeout(60):
+        while True:
+            try:
+                if (await client.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass  # not listening yet
+            await asyncio.sleep(0.2)
+
+
+async def test_a_killed_worker_is_restarted_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    stack, url = dev_stack(tmp_path / "data")
+    try:
+        await stack.wait_for_output("[devstack]  App", within=120)
+        await until_healthy(url)
+
+        os.kill(component(stack, "workflows.worker").pid, signal.SIGKILL)
+        await stack.wait_for_output("worker exited (signal 9); restarting in 1 s (restart 1)")
+        await stack.wait_for_output("restarting worker (restart 1)")
+
+        token = await token_for(url, DEV_DEFAULTS["ROOT_EMAIL"], DEV_DEFAULTS["ROOT_PASSWORD"])
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
+            tenant_id = unique_tenant_id("dev")
+            assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+            tenant = await wait_for_status(
+                api, tenant_id, {TenantStatus.ACTIVE, TenantStatus.FAILED}, within=60
+            )
+        assert tenant["status"] == "Active", tenant["provisioningError"]
+
+        started = processes_of(stack, tmp_path / "data")
+        assert len(started) >= 5  # temporal, smtp, worker, api, postgres (and its helpers)
+        stack.process.send_signal(signal.SIGINT)
+        assert await stack.wait() == 0
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == []
+    finally:
+        stack.stop()
