@@ -2,28 +2,37 @@
 
 The workflow records a notification (an activity) and the same transaction calls `pg_notify`.
 Every API process LISTENs on one connection and wakes the streams of that user, which read
-their new rows by id. The table is the truth: a stream that missed a wake-up (the LISTEN
-connection dropped) catches up on its next fallback read, a reconnect with `Last-Event-ID`
-resumes after that id, and a user who had no stream open gets the notifications no stream
-has delivered yet, within the retention window.
+their new rows (see `api/notification_cursor.py` for which rows are new). The table is the
+truth: a stream that missed a wake-up catches up on its next read, a reconnect with
+`Last-Event-ID` resumes after that id, and a user who had no stream open gets the
+notifications no stream has delivered yet, within the retention window.
+
+The LISTEN connection is probed every PROBE_SECONDS: a connection the server or the network
+dropped gives no sign until something is sent on it, and until then every stream would
+silently fall back to its slow timer. While it is down, streams poll every DEGRADED_POLL_SECONDS.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.notification_cursor import SETTLE_SECONDS, Cursor
 from core.models import NOTIFY_CHANNEL, Notification
 
 log = logging.getLogger(__name__)
 
 FALLBACK_SECONDS = 15.0
+DEGRADED_POLL_SECONDS = 1.0
+PROBE_SECONDS = 2.0
+PROBE_TIMEOUT_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 3600.0
 
 
@@ -39,6 +48,13 @@ class NotificationHub:
         self.retention = retention
         self._wakers: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        # The backend pid of the LISTEN connection while it is up (operators, tests).
+        self.listener_pid: int | None = None
+
+    @property
+    def poll_seconds(self) -> float:
+        """How long a stream waits for a wake-up before it reads anyway."""
+        return FALLBACK_SECONDS if self.listener_pid is not None else DEGRADED_POLL_SECONDS
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="notification-listener")
@@ -50,28 +66,51 @@ class NotificationHub:
                 await self._task
 
     async def _listen(self) -> None:
-        """Hold a LISTEN connection, reconnecting when it drops; purge expired rows hourly."""
+        """Hold a LISTEN connection, reconnecting when it fails a probe; purge hourly."""
         delay = 0.5
+        purge_due = 0.0
         while True:
             try:
                 async with self._engine.connect() as conn:
-                    lost = asyncio.Event()
-                    await self._add_listener(conn, lost)
-                    delay = 0.5
-                    self._wake_all()  # catch up on anything sent while we were not listening
-                    while not lost.is_set():
-                        await self._purge()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(lost.wait(), PURGE_EVERY_SECONDS)
-                log.warning("notification LISTEN connection lost; reconnecting")
+                    try:
+                        driver = await self._add_listener(conn)
+                        self.listener_pid = driver.get_server_pid()
+                        log.info("notifications: listening (backend pid %s)", self.listener_pid)
+                        delay = 0.5
+                        self._wake_all()  # catch up on anything sent while we were not listening
+                        while True:
+                            if time.monotonic() >= purge_due:
+                                await self._purge()
+                                purge_due = time.monotonic() + PURGE_EVERY_SECONDS
+                            await asyncio.sleep(PROBE_SECONDS)
+                            await _probe(driver)
+                    except Exception:
+                        self._lost()
+                        with contextlib.suppress(Exception):
+                            await conn.invalidate()  # never hand a dead connection back
+                        raise
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("notification listener failed; retrying in %.1fs", delay, exc_info=True)
+            except Exception as err:
+                log.warning(
+                    "notifications: LISTEN connection failed (%s: %s); streams poll every "
+                    "%.0fs; reconnecting in %.1fs",
+                    type(err).__name__,
+                    err,
+                    DEGRADED_POLL_SECONDS,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+            finally:
+                self._lost()
 
-    async def _add_listener(self, conn: AsyncConnection, lost: asyncio.Event) -> None:
+    def _lost(self) -> None:
+        if self.listener_pid is not None:
+            self.listener_pid = None
+            self._wake_all()  # streams switch to the short poll at once
+
+    async def _add_listener(self, conn: AsyncConnection) -> Any:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
 
@@ -79,8 +118,8 @@ class NotificationHub:
             for waker in self._wakers.get(user_id, ()):
                 waker.set()
 
-        driver.add_termination_listener(lambda _conn: lost.set())
         await driver.add_listener(NOTIFY_CHANNEL, on_notify)
+        return driver
 
     def _wake_all(self) -> None:
         for wakers in self._wakers.values():
@@ -104,31 +143,41 @@ class NotificationHub:
             if not self._wakers[user_id]:
                 del self._wakers[user_id]
 
-    async def undelivered(self, user_id: str) -> tuple[int, Sequence[Notification]]:
-        """For a new stream: the user's newest id, and what no stream has delivered yet."""
+    async def opening(
+        self, user_id: str, last_id: int | None
+    ) -> tuple[Cursor, Sequence[Notification]]:
+        """For a new stream: its cursor, and what to send first: what no stream has delivered
+        yet, and on a reconnect everything after `last_id` too."""
         async with self._sessions() as session:
-            newest = await session.scalar(
+            # Ids older than twice the settling time are settled for every stream.
+            floor = await session.scalar(
                 select(func.coalesce(func.max(Notification.id), 0)).where(
-                    Notification.user_id == user_id
+                    Notification.user_id == user_id,
+                    Notification.created_at < func.now() - timedelta(seconds=2 * SETTLE_SECONDS),
                 )
             )
-            rows = await session.scalars(
-                self._recent(user_id)
-                .where(Notification.id <= newest, Notification.delivered_at.is_(None))
-                .order_by(Notification.id)
-            )
-            return int(newest or 0), rows.all()
+            floor = int(floor or 0)
+            lowest = floor if last_id is None else min(floor, last_id)
+            rows = (
+                await session.scalars(
+                    self._recent(user_id)
+                    .where(or_(Notification.id > lowest, Notification.delivered_at.is_(None)))
+                    .order_by(Notification.id)
+                )
+            ).all()
+        cursor = Cursor(floor, (row.id for row in rows), time.monotonic())
+        resumed = last_id if last_id is not None else cursor.highest
+        return cursor, [row for row in rows if row.delivered_at is None or row.id > resumed]
 
-    async def after(
-        self, user_id: str, floor: int, exclude: Collection[int] = ()
-    ) -> Sequence[Notification]:
-        """The user's notifications above `floor`, within retention, but those in `exclude`."""
-        query = self._recent(user_id).where(Notification.id > floor)
-        if exclude:
-            query = query.where(Notification.id.not_in(list(exclude)))
+    async def unseen(self, user_id: str, cursor: Cursor) -> Sequence[Notification]:
+        """The user's notifications that became visible since the cursor last looked."""
+        query = self._recent(user_id).where(Notification.id > cursor.floor)
+        if cursor.seen:
+            query = query.where(Notification.id.not_in(sorted(cursor.seen)))
         async with self._sessions() as session:
-            rows = await session.scalars(query.order_by(Notification.id))
-            return rows.all()
+            rows = (await session.scalars(query.order_by(Notification.id))).all()
+        cursor.saw((row.id for row in rows), time.monotonic())
+        return rows
 
     async def mark_delivered(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -145,3 +194,11 @@ class NotificationHub:
             Notification.user_id == user_id,
             Notification.created_at >= func.now() - self.retention,
         )
+
+
+async def _probe(driver: Any) -> None:
+    """A round trip on the LISTEN connection: fails on a connection that is gone or hangs."""
+    if driver.is_closed():
+        raise ConnectionError("the connection was closed")
+    async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+        await driver.fetchval("SELECT 1")

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import LastEventId, NotificationHubDep, SettingsDep, StreamUser
-from api.notification_hub import FALLBACK_SECONDS, NotificationHub
+from api.notification_hub import NotificationHub
 from api.schemas import NotificationOut
 from core.models import Notification
 
@@ -33,25 +33,23 @@ async def _notification_events(
     hub: NotificationHub, user_id: str, last_id: int | None
 ) -> AsyncIterator[ServerSentEvent]:
     async with hub.subscribe(user_id) as wake:
-        if last_id is None:
-            floor, rows = await hub.undelivered(user_id)
-        else:
-            floor, rows = last_id, []
-        # Ids are handed out at insert, not in commit order: a lower id can commit after a
-        # higher one. So the stream does not advance a cursor; it remembers what it sent.
-        sent: set[int] = set()
+        cursor, rows = await hub.opening(user_id, last_id)
+        # A late commit can bring a lower id after a higher one: the event id is the highest
+        # sent so far, so it stays monotonic and `Last-Event-ID` means "everything up to here
+        # that reached this stream" (a late lower row is found again by its delivery mark).
+        high = last_id or 0
         while True:
             for row in rows:
-                yield _event(row)
-                sent.add(row.id)
+                high = max(high, row.id)
+                yield _event(row, high)
             await hub.mark_delivered([row.id for row in rows])
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), FALLBACK_SECONDS)
+                await asyncio.wait_for(wake.wait(), hub.poll_seconds)
             wake.clear()
-            rows = list(await hub.after(user_id, floor, exclude=sent))
+            rows = await hub.unseen(user_id, cursor)
 
 
-def _event(row: Notification) -> ServerSentEvent:
+def _event(row: Notification, event_id: int) -> ServerSentEvent:
     body = NotificationOut(
         type=row.type,
         message=row.message,
@@ -60,5 +58,5 @@ def _event(row: Notification) -> ServerSentEvent:
         timestamp=row.created_at,
     )
     return ServerSentEvent(
-        data=body.model_dump_json(by_alias=True), event=NOTIFICATION_EVENT, id=str(row.id)
+        data=body.model_dump_json(by_alias=True), event=NOTIFICATION_EVENT, id=str(event_id)
     )

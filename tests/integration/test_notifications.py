@@ -6,25 +6,39 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.main import create_app
+from api.notification_hub import FALLBACK_SECONDS
+from core.models import NOTIFY_CHANNEL
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, token_for
 from tests.helpers import (
     PASSWORD,
+    Listener,
     free_port,
     listen,
     occupy_database_name,
+    serve_in_thread,
     tenant_body,
     unique_tenant_id,
     wait_for_status,
 )
+from tests.tcp_proxy import HalfOpenProxy
 
 pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -146,3 +160,175 @@ async def test_offline_user_gets_it_on_connect_once(api: httpx.AsyncClient, api_
     assert fresh.about(tenant_id) == [], "a delivered notification is not replayed to new tabs"
     ids = [int(i) for i, _ in first.received]
     assert ids == sorted(ids) and int(event_id) in ids
+
+
+@dataclass(frozen=True)
+class User:
+    token: str
+    id: str
+
+
+@pytest.fixture
+async def other_user(api: httpx.AsyncClient, api_url: str, control_plane: AsyncEngine) -> User:
+    """A second signed-in user (the admin of a fresh tenant): its token and its user id."""
+    tenant_id = unique_tenant_id("other")
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+    token = await token_for(api_url, tenant["adminEmail"], PASSWORD, tenant=tenant_id)
+    async with control_plane.connect() as conn:
+        user_id = await conn.scalar(
+            text("SELECT id::text FROM users WHERE tenant_id = :t"), {"t": tenant_id}
+        )
+    return User(token, str(user_id))
+
+
+async def until(condition: Callable[[], T], within: float = 10.0) -> T:
+    async with asyncio.timeout(within):
+        while True:
+            if value := condition():
+                return value
+            await asyncio.sleep(0.05)
+
+
+async def until_async(condition: Callable[[], Awaitable[T]], within: float = 10.0) -> T:
+    async with asyncio.timeout(within):
+        while True:
+            if value := await condition():
+                return value
+            await asyncio.sleep(0.05)
+
+
+async def insert_notification(conn: AsyncConnection, user_id: str, about: str) -> int:
+    """What the record_notification activity does, in a transaction the test commits."""
+    row_id = await conn.scalar(
+        text(
+            "INSERT INTO notifications (key, user_id, type, message, tenant_id, tenant_name) "
+            "VALUES (:key, :user, 'TenantCreated', 'ready', :about, :about) RETURNING id"
+        ),
+        {"key": f"test:{about}", "user": user_id, "about": about},
+    )
+    await conn.execute(
+        text("SELECT pg_notify(:channel, :user)"), {"channel": NOTIFY_CHANNEL, "user": user_id}
+    )
+    return int(row_id)
+
+
+async def notify_and_wait(engine: AsyncEngine, user_id: str, tab: Listener) -> None:
+    """One notification, received: the stream has read and is waiting for the next."""
+    about = unique_tenant_id("warm-up")
+    async with engine.begin() as conn:
+        await insert_notification(conn, user_id, about)
+    await tab.wait_for(about)
+
+
+async def test_a_lower_id_that_commits_after_a_higher_one_still_reaches_the_stream(
+    other_user: User, api_url: str, control_plane: AsyncEngine
+) -> None:
+    early, late = unique_tenant_id("early"), unique_tenant_id("late")
+    async with control_plane.connect() as slow, control_plane.connect() as quick:
+        low = await insert_notification(slow, other_user.id, early)  # not committed yet
+        high = await insert_notification(quick, other_user.id, late)
+        await quick.commit()
+        assert low < high
+        tab = await listen(api_url, other_user.token)
+        try:
+            await tab.wait_for(late)  # the stream has seen the higher id
+            await slow.commit()
+            await tab.wait_for(early, within=10)
+        finally:
+            await tab.close()
+    assert [int(i) for i, _ in tab.received] == [high, high], "event ids stay monotonic"
+
+
+async def test_a_reconnect_gets_a_lower_id_that_committed_while_it_was_away(
+    other_user: User, api_url: str, control_plane: AsyncEngine
+) -> None:
+    early, late = unique_tenant_id("early"), unique_tenant_id("late")
+    async with control_plane.connect() as slow, control_plane.connect() as quick:
+        await insert_notification(slow, other_user.id, early)
+        await insert_notification(quick, other_user.id, late)
+        await quick.commit()
+        first = await listen(api_url, other_user.token)
+        try:
+            await first.wait_for(late)
+        finally:
+            await first.close()
+        await slow.commit()
+    resumed = await listen(api_url, other_user.token, last_event_id=first.received[-1][0])
+    try:
+        await resumed.wait_for(early, within=10)
+    finally:
+        await resumed.close()
+    assert resumed.about(late) == [], "what the first stream delivered is not repeated"
+
+
+async def test_live_streams_get_late_commits_in_any_order_exactly_once(
+    other_user: User, api_url: str, control_plane: AsyncEngine
+) -> None:
+    about = [unique_tenant_id(f"n{i}") for i in range(4)]
+    tab = await listen(api_url, other_user.token)
+    try:
+        async with AsyncExitStack() as stack:
+            conns = [await stack.enter_async_context(control_plane.connect()) for _ in about]
+            for conn, tenant_id in zip(conns, about, strict=True):
+                await insert_notification(conn, other_user.id, tenant_id)
+            for conn, tenant_id in reversed(list(zip(conns, about, strict=True))):
+                await conn.commit()
+                await tab.wait_for(tenant_id, within=10)
+        await asyncio.sleep(0.5)  # give a repeated copy time to arrive
+    finally:
+        await tab.close()
+    assert [len(tab.about(tenant_id)) for tenant_id in about] == [1, 1, 1, 1]
+
+
+async def test_a_dropped_listen_connection_is_replaced_and_delivery_stays_prompt(
+    other_user: User, api_url: str, api_app: FastAPI, control_plane: AsyncEngine
+) -> None:
+    hub = api_app.state.notification_hub
+    pid = await until(lambda: hub.listener_pid)
+    tab = await listen(api_url, other_user.token)
+    tenant_id = unique_tenant_id("after-kill")
+    try:
+        await notify_and_wait(control_plane, other_user.id, tab)  # the stream is waiting
+        async with control_plane.connect() as conn:
+            # Cut the connection server-side, as a restart or a dropped link would.
+            assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            gone = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
+            await until_async(lambda: conn.scalar(gone, {"pid": pid}))
+            await insert_notification(conn, other_user.id, tenant_id)
+            await conn.commit()
+        started = time.monotonic()
+        # The stream's own fallback read comes FALLBACK_SECONDS after it opened: well after.
+        await tab.wait_for(tenant_id, within=FALLBACK_SECONDS / 2)
+        print(f"delivered {time.monotonic() - started:.2f}s after the connection was cut")
+    finally:
+        await tab.close()
+    await until(lambda: hub.listener_pid not in (None, pid))  # listening again, anew
+
+
+async def test_a_half_open_listen_connection_is_noticed_and_streams_still_get_notified(
+    other_user: User, settings: Settings, control_plane: AsyncEngine
+) -> None:
+    assert settings.database_url
+    url = make_url(settings.database_url)
+    proxy = HalfOpenProxy(url)
+    async with proxy.running(url) as proxied_url:
+        proxied = proxied_url.render_as_string(hide_password=False)
+        app = create_app(settings.model_copy(update={"database_url": proxied}))
+        with serve_in_thread(app) as api_url:
+            hub = app.state.notification_hub
+            pid = await until(lambda: hub.listener_pid)
+            tab = await listen(api_url, other_user.token)
+            tenant_id = unique_tenant_id("half-open")
+            try:
+                await notify_and_wait(control_plane, other_user.id, tab)  # the stream waits
+                proxy.cut_listener()
+                async with control_plane.begin() as conn:
+                    await insert_notification(conn, other_user.id, tenant_id)
+                started = time.monotonic()
+                # Unnoticed, the stream would read only on its FALLBACK_SECONDS timer.
+                await tab.wait_for(tenant_id, within=FALLBACK_SECONDS * 2 / 3)
+                print(f"delivered {time.monotonic() - started:.2f}s after the link was cut")
+                await until(lambda: hub.listener_pid not in (None, pid))  # listening anew
+            finally:
+                await tab.close()
