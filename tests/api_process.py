@@ -22,6 +22,8 @@ def api_process(settings: Settings, **env: str) -> Iterator[tuple[str, int]]:
     port = free_port()
     environment = os.environ | {
         "DATABASE_URL": settings.database_url,
+        "TENANTS_DATABASE": settings.tenants_database,
+        "TENANT_STORAGE_PREFIX": settings.tenant_storage_prefix,
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
