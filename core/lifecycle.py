@@ -3,8 +3,8 @@
 Statuses, the transitions between them, which operation may start from which status, and what a
 run that closed without recording its outcome means for the row. The API asks this module to
 start an operation (`create`, `begin`), the workflows' status activity asks it to record a step
-(`record`), and nobody else writes `status`. Every write is conditional on the status it moves
-from, so an illegal transition is refused by the database, not merely avoided by callers.
+(`record`), and nobody else writes `status`. Every write checks the status it moves from under
+the row's lock, so an illegal transition is refused whoever asks, not merely avoided by callers.
 """
 
 from dataclasses import dataclass
@@ -141,23 +141,22 @@ async def record(
     new_attempt: bool = False,
 ) -> None:
     """A workflow's step: the row moves to `target` (TenantMissing, IllegalTransition)."""
+    # Read under the row lock first: a plain conditional UPDATE would judge the last committed
+    # status, and a retry the API has moved (Failed -> Pending) but not yet committed — the
+    # workflow starts inside that transaction — would look illegal. FOR UPDATE waits for it.
+    current = await conn.scalar(
+        select(Tenant.status).where(Tenant.id == tenant_id).with_for_update()
+    )
+    if current is None:
+        raise TenantMissing(f"tenant {tenant_id} not found")
+    if not can_move(S(current), target):
+        raise IllegalTransition(tenant_id, current, target)
     values: dict[str, Any] = {"status": target, "updated_on": func.now()}
     if new_attempt:
         values |= {"last_provisioning_attempt": func.now(), "provisioning_error": None}
     if error is not None or target is S.FAILED:
         values["provisioning_error"] = error
-    moved = await conn.scalar(
-        update(Tenant)
-        .where(Tenant.id == tenant_id, Tenant.status.in_(list(sources_of(target))))
-        .values(values)
-        .returning(Tenant.id)
-    )
-    if moved is not None:
-        return
-    current = await conn.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
-    if current is None:
-        raise TenantMissing(f"tenant {tenant_id} not found")
-    raise IllegalTransition(tenant_id, current, target)
+    await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(values))
 
 
 # What a run that closed without recording its outcome means for the row.

@@ -3,6 +3,7 @@ along a legal transition, whoever calls it."""
 
 import itertools
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core import lifecycle
 from core.models import Tenant
 from core.status import TenantStatus as S
-from tests.helpers import unique_tenant_id
+from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +67,25 @@ async def test_a_legal_transition_moves_the_row_and_a_missing_tenant_is_reported
     with pytest.raises(lifecycle.TenantMissing):
         async with control_plane.begin() as conn:
             await lifecycle.record(conn, "no-such-tenant", S.ACTIVE)
+
+
+async def test_every_operation_on_a_deleted_tenant_gives_the_same_answer(
+    api: httpx.AsyncClient,
+) -> None:
+    tenant_id = unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    await wait_for_status(api, tenant_id, {S.ACTIVE})
+    assert (await api.delete(f"/api/tenants/{tenant_id}")).status_code == 202
+    await wait_for_status(api, tenant_id, {S.DELETED})
+
+    answers = {
+        "retried": await api.post(f"/api/tenants/{tenant_id}/retry"),
+        "deleted": await api.delete(f"/api/tenants/{tenant_id}"),
+        "cancelled": await api.post(f"/api/tenants/{tenant_id}/cancel"),
+        "edited": await api.put(f"/api/tenants/{tenant_id}", json={"name": "X", "isActive": True}),
+    }
+    for done, response in answers.items():
+        assert response.status_code == 409, response.text
+        assert response.json()["detail"] == (
+            f"Tenant '{tenant_id}' is Deleted: a deleted tenant cannot be {done}"
+        )
