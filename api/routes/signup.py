@@ -1,10 +1,11 @@
 from fastapi import APIRouter, Request, status
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import NotFound
+from api.errors import NotFound, responses
 from api.operations import Operations
 from api.schemas import SignupRequest, TenantAccepted, TenantCreate
 from api.signup import check_signup_rate
+from api.throttle import client_address
 
 router = APIRouter(prefix="/api", tags=["signup"])
 
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/api", tags=["signup"])
     "/signup",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TenantAccepted,
-    responses={409: {"description": "Id taken"}, 429: {"description": "Rate limit reached"}},
+    responses=responses(404, 409, 429),
 )
 async def sign_up(
     body: SignupRequest,
@@ -25,7 +26,7 @@ async def sign_up(
     """Public sign-up: provision a tenant (shared schema) and e-mail its admin when ready."""
     if not settings.signup_enabled:
         raise NotFound("Public sign-up is disabled")
-    await check_signup_rate(session, settings, request.client.host if request.client else "?")
+    await check_signup_rate(session, settings, client_address(request))
     tenant = TenantCreate(
         id=body.id,
         name=body.name,
