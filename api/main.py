@@ -19,6 +19,7 @@ from api.notification_hub import NotificationHub
 from api.openapi import document_errors
 from api.progress_hub import ProgressHub
 from api.routes import auth, events, health, notifications, operations, signup, tenants
+from api.sweeper import sweeping
 from core.database import create_engine
 from core.passwords import BoundedVerifier
 from core.settings import Settings, get_settings
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.notification_hub = notifications
         app.state.verifier = verifier
         try:
-            yield
+            async with sweeping(sessions, temporal, settings.reconcile_interval_seconds):
+                yield
         finally:
             verifier.close()
             await progress.close()

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks whose X-Forwarded-For is believed; none by default.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
+    reconcile_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the API settles tenants whose run was stopped from outside "
+        "(terminated, timed out).",
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

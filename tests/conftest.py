@@ -111,6 +111,7 @@ async def settings(
         # Generous: the suite signs up often from 127.0.0.1; the limit has its own test.
         signup_limit_per_ip_per_hour=1000,
         signup_limit_per_hour=1000,
+        reconcile_interval_seconds=0.5,
     )
     await prepare_control_plane(settings)
     try:

@@ -153,7 +153,8 @@ async def test_terminated_run_is_shown_honestly_and_cleaned_up_by_retry_or_delet
             "test: stuck",
         )
 
-    tenant = (await api.get(f"/api/tenants/{tenant_id}")).json()
+    # Settled by the API's background sweep (reads never write).
+    tenant = await wait_for_status(api, tenant_id, FINAL)
     assert tenant["status"] == "Failed"
     assert "was terminated" in tenant["provisioningError"]
     assert "nothing was rolled back" in tenant["provisioningError"]
