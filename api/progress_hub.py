@@ -1,42 +1,44 @@
-"""One reader per workflow per API process, shared by every SSE subscriber of that workflow.
+"""One reader per workflow run per API process, shared by every SSE subscriber of that workflow.
 
-A reader long-polls the workflow's history (`wait_new_event`) and, when a workflow task has
-completed (the only time the workflow's state can change), queries the `progress` snapshot once
-and hands it to all its subscribers; so the number of queries does not grow with subscribers. A
-slow fallback timer re-queries in case the long poll misses something. A closed run's final
-snapshot comes from its result (or failure details) — never from a query, which would make a
-worker replay the whole history — or, once Temporal has forgotten the run, from the tenant row.
+A reader first describes the workflow (`api/progress_source.py`): a closed run's final snapshot
+is published at once, worker or no worker. On an open run it long-polls the run's history
+(`wait_new_event`) and, when a workflow task has completed (the only time the workflow's state
+can change), queries the `progress` snapshot once and hands it to all its subscribers; so the
+number of queries does not grow with subscribers. A slow fallback timer re-queries in case the
+long poll misses something. While no worker answers, subscribers see the row, provisionally.
 
-Event ids come from the workflow (`run start ms * 1000 + snapshot version`), so every API
-process numbers a snapshot the same way, and a client reconnecting elsewhere with
-`Last-Event-ID` neither misses nor repeats one.
+A reader belongs to one run: a finished reader is reused (within its linger) only while that run
+is still the workflow's current one, so a retry never shows the previous run's outcome.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.schemas import ProgressOut
-from core import lifecycle
+from api.progress_source import (
+    QUERY_ERRORS,
+    QUERY_PATIENCE,
+    QUERY_TIMEOUT,
+    Run,
+    Snapshot,
+    closing_snapshot,
+    describe_run,
+    final_row,
+    query_progress,
+    row_snapshot,
+)
 from core.models import Tenant
-from core.status import TenantStatus
-from workflows.models import PROGRESS_QUERY
 
 log = logging.getLogger(__name__)
 
 FALLBACK_SECONDS = 15.0
-QUERY_TIMEOUT = timedelta(seconds=5)
 # How long a reader outlives its last subscriber (a reload, a reconnect, a late subscriber).
 LINGER_SECONDS = 30.0
 
@@ -51,51 +53,14 @@ _CLOSES = {
 }
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    event_id: int
-    progress: ProgressOut
-
-    @property
-    def terminal(self) -> bool:
-        return self.progress.status.is_terminal
-
-    @cached_property
-    def data(self) -> str:
-        """The event's JSON, serialised once however many subscribers send it."""
-        return self.progress.model_dump_json(by_alias=True)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def snapshot_of(progress: ProgressOut) -> Snapshot:
-    if progress.run_started_at is None:
-        return Snapshot(0, progress)
-    return Snapshot(_ms(progress.run_started_at) * 1000 + min(progress.version, 999), progress)
-
-
-def row_snapshot(tenant: Tenant, *, final: bool) -> Snapshot:
-    """The tenant row as a snapshot without steps: provisional (id 0, superseded by the first
-    live one) while the run is open, or final when Temporal no longer has the run."""
-    progress = ProgressOut(
-        tenant_id=tenant.id,
-        workflow_type="",
-        status=TenantStatus(tenant.status),
-        steps=[],
-        error=tenant.provisioning_error,
-        updated_at=tenant.updated_on,
-    )
-    return Snapshot(_ms(tenant.updated_on) * 1000 + 999 if final else 0, progress)
-
-
 class WorkflowReader:
     def __init__(self, hub: "ProgressHub", tenant_id: str, workflow_id: str) -> None:
         self._hub = hub
         self.tenant_id = tenant_id
         self.workflow_id = workflow_id
         self.latest: Snapshot | None = None
+        # The run this reader follows (None: Temporal did not know the workflow).
+        self.run_id: str | None = None
         self.subscribers = 0
         self._changed = asyncio.Condition()
         self._linger: asyncio.TimerHandle | None = None
@@ -127,30 +92,39 @@ class WorkflowReader:
             self._changed.notify_all()
 
     async def _run(self) -> None:
-        handle = self._hub.client.get_workflow_handle(self.workflow_id)
+        try:
+            run = await describe_run(self._hub.client, self.workflow_id)
+            self.run_id = run.run_id if run is not None else None
+            if run is None or not run.open:
+                await self._publish(await self._final(run))
+                return
+            await self._follow(run)
+        except Exception:
+            log.exception("progress reader of %s failed", self.workflow_id)
+            await self._publish(await self._final(None))
+        finally:
+            async with self._changed:
+                self._changed.notify_all()  # waiters see the reader has finished
+
+    async def _follow(self, run: Run) -> None:
         dirty, closed = asyncio.Event(), asyncio.Event()
         dirty.set()
-        watcher = asyncio.create_task(self._watch(handle, dirty, closed))
+        watcher = asyncio.create_task(self._watch(run.handle, dirty, closed))
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(dirty.wait(), FALLBACK_SECONDS)
                 dirty.clear()
                 if closed.is_set():
-                    await self._publish(await self._final(handle))
+                    await self._publish(await self._final(run))
                     return
-                snapshot = await self._query(handle)
+                snapshot = await self._query(run)
                 if snapshot is not None:
                     await self._publish(snapshot)
                 if self.latest is not None and self.latest.terminal:
                     return
-        except Exception:
-            log.exception("progress reader of %s failed", self.workflow_id)
-            await self._publish(await self._row(final=True))
         finally:
             watcher.cancel()
-            async with self._changed:
-                self._changed.notify_all()  # waiters see the reader has finished
 
     async def _watch(
         self, handle: WorkflowHandle[Any, Any], dirty: asyncio.Event, closed: asyncio.Event
@@ -175,39 +149,35 @@ class WorkflowReader:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _query(self, handle: WorkflowHandle[Any, Any]) -> Snapshot | None:
+    async def _query(self, run: Run) -> Snapshot | None:
+        query = asyncio.ensure_future(query_progress(run, QUERY_TIMEOUT))
+        if self.latest is None:
+            # Subscribers should not wait on a missing worker: show the row meanwhile.
+            await asyncio.wait({query}, timeout=QUERY_PATIENCE.total_seconds())
+            if not query.done():
+                await self._publish(await self._row(run))
         try:
-            progress = await handle.query(PROGRESS_QUERY, rpc_timeout=QUERY_TIMEOUT)
-        except (TimeoutError, RPCError) as err:
-            # No worker to answer, or Temporal unreachable: show the row until a query works.
+            return await query
+        except QUERY_ERRORS as err:
+            # No worker to answer, or Temporal unreachable: the row stands in until one answers.
             log.warning("progress query of %s failed: %s", self.workflow_id, err)
-            return await self._row(final=False) if self.latest is None else None
-        return snapshot_of(ProgressOut.model_validate(progress))
+            return await self._row(run) if self.latest is None else None
 
-    async def _final(self, handle: WorkflowHandle[Any, Any]) -> Snapshot:
-        progress: Any = None
-        try:
-            result = await handle.result(follow_runs=False)
-            progress = result.get("progress") if isinstance(result, dict) else None
-        except WorkflowFailureError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.details:
-                progress = cause.details[0]
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-        if isinstance(progress, dict):
-            return snapshot_of(ProgressOut.model_validate(progress))
+    async def _final(self, run: Run | None) -> Snapshot:
+        if run is not None and (snapshot := await closing_snapshot(run)) is not None:
+            return snapshot
         # Cancelled, terminated, or forgotten by Temporal: the row holds the final state.
-        return await self._row(final=True)
-
-    async def _row(self, *, final: bool) -> Snapshot:
         async with self._hub.sessions() as session:
-            tenant = await session.get(Tenant, self.tenant_id)
-            assert tenant is not None, f"tenant {self.tenant_id} vanished"
-            if final:  # a terminated run left the row in flight: make it honest first
-                tenant = await lifecycle.settle_closed_run(session, self._hub.client, tenant)
-        return row_snapshot(tenant, final=final)
+            return await final_row(session, self._hub.client, await self._tenant(session))
+
+    async def _row(self, open_run: Run) -> Snapshot:
+        async with self._hub.sessions() as session:
+            return row_snapshot(await self._tenant(session), open_run)
+
+    async def _tenant(self, session: AsyncSession) -> Tenant:
+        tenant = await session.get(Tenant, self.tenant_id)
+        assert tenant is not None, f"tenant {self.tenant_id} vanished"
+        return tenant
 
     def attach(self) -> None:
         self.subscribers += 1
@@ -235,19 +205,32 @@ class ProgressHub:
     @contextlib.asynccontextmanager
     async def subscribe(self, tenant: Tenant) -> AsyncIterator[WorkflowReader]:
         assert tenant.workflow_id is not None
-        reader = self._readers.get(tenant.workflow_id)
-        # A finished reader is stale once the tenant has moved on (a retry, a repeated delete).
-        if reader is not None and reader.finished and not _shows(reader, tenant.status):
-            self.forget(reader)
-            reader = None
-        if reader is None:
-            reader = WorkflowReader(self, tenant.id, tenant.workflow_id)
-            self._readers[tenant.workflow_id] = reader
+        reader = await self._reader_for(tenant.id, tenant.workflow_id)
         reader.attach()
         try:
             yield reader
         finally:
             reader.detach()
+
+    async def _reader_for(self, tenant_id: str, workflow_id: str) -> WorkflowReader:
+        reader = self._readers.get(workflow_id)
+        # A finished reader is stale once its run is no longer the workflow's current one (a
+        # retry, a repeated delete), however alike the two runs' outcomes look.
+        if reader is not None and reader.finished and not await self._current(reader):
+            if self._readers.get(workflow_id) is reader:
+                del self._readers[workflow_id]
+        reader = self._readers.get(workflow_id)
+        if reader is None:
+            reader = WorkflowReader(self, tenant_id, workflow_id)
+            self._readers[workflow_id] = reader
+        return reader
+
+    async def _current(self, reader: WorkflowReader) -> bool:
+        try:
+            run = await describe_run(self.client, reader.workflow_id)
+        except RPCError:
+            return False  # cannot tell: a fresh reader will find out
+        return (run.run_id if run is not None else None) == reader.run_id
 
     def forget(self, reader: WorkflowReader) -> None:
         if self._readers.get(reader.workflow_id) is reader and reader.subscribers == 0:
@@ -260,7 +243,3 @@ class ProgressHub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _shows(reader: WorkflowReader, status: str) -> bool:
-    return reader.latest is not None and reader.latest.progress.status == status

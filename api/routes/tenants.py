@@ -1,16 +1,13 @@
 from fastapi import APIRouter, status
 from sqlalchemy import select
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound, ServiceUnavailable
 from api.operations import Operations, load_tenant
+from api.progress_source import current_snapshot
 from api.schemas import ProgressOut, TenantAccepted, TenantCreate, TenantOut
-from core import lifecycle
 from core.models import Tenant
-from core.status import TenantStatus
-from workflows.models import Progress
-from workflows.provision_tenant import ProvisionTenant
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])
 
@@ -48,30 +45,11 @@ async def get_tenant(tenant_id: str, user: RootUser, session: SessionDep) -> Ten
 async def get_progress(
     tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
 ) -> ProgressOut:
-    """The provisioning workflow's progress snapshot (its `progress` query)."""
-    tenant = await lifecycle.settle_closed_run(
-        session, temporal, await load_tenant(session, tenant_id)
-    )
+    """The workflow's progress snapshot; with no worker up, the row (steps omitted)."""
+    tenant = await load_tenant(session, tenant_id)
     if tenant.workflow_id is None:
         raise NotFound(f"Tenant '{tenant_id}' has no provisioning workflow")
     try:
-        progress = await temporal.get_workflow_handle(tenant.workflow_id).query(
-            ProvisionTenant.progress
-        )
+        return (await current_snapshot(session, temporal, tenant)).progress
     except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise ServiceUnavailable(f"Could not query the workflow: {err.message}") from err
-        # Temporal no longer keeps the run: the row holds the final state.
-        progress = final_progress(tenant)
-    return ProgressOut.model_validate(progress)
-
-
-def final_progress(tenant: Tenant) -> Progress:
-    return Progress(
-        tenant_id=tenant.id,
-        workflow_type="ProvisionTenant",
-        status=TenantStatus(tenant.status),
-        steps=[],
-        error=tenant.provisioning_error,
-        updated_at=tenant.updated_on,
-    )
+        raise ServiceUnavailable(f"Could not read the workflow: {err.message}") from err

@@ -2,6 +2,9 @@
 
 import asyncio
 import json
+import time
+import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx_sse import ServerSentEvent, aconnect_sse
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
 
 from api.main import create_app
 from core.settings import Settings
@@ -16,6 +21,7 @@ from core.status import TenantStatus
 from tests.conftest import token_for
 from tests.helpers import (
     PASSWORD,
+    occupy_database_name,
     serve_in_thread,
     step_held,
     tenant_body,
@@ -23,6 +29,7 @@ from tests.helpers import (
     wait_for_status,
     wait_for_step,
 )
+from workflows.worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -247,3 +254,121 @@ async def test_a_client_that_goes_away_is_noticed_and_its_reader_released(
                     break
                 await asyncio.sleep(0.05)
     assert reader.subscribers == 0
+
+
+@pytest.fixture
+async def own_queue(
+    settings: Settings, root_token: str
+) -> AsyncIterator[tuple[Settings, httpx.AsyncClient]]:
+    """An API whose workflows run on a task queue of their own, served only by the workers a
+    test starts (`build_worker`) and stops."""
+    own = settings.model_copy(update={"temporal_task_queue": f"own-{uuid.uuid4().hex[:8]}"})
+    headers = {"Authorization": f"Bearer {root_token}"}
+    with serve_in_thread(create_app(own)) as url:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            yield own, client
+
+
+async def collect_events(
+    client: httpx.AsyncClient, url: str, into: list[ServerSentEvent], arrived: asyncio.Event
+) -> None:
+    """Like read_events, but each event is visible to the test as it arrives."""
+    async with aconnect_sse(client, "GET", url) as source:
+        assert source.response.status_code == 200
+        async for event in source.aiter_sse():
+            if event.data:
+                into.append(event)
+                arrived.set()
+
+
+async def test_a_finished_tenant_shows_its_final_steps_at_once_with_no_worker_up(
+    own_queue: tuple[Settings, httpx.AsyncClient],
+    temporal_client: Client,
+    control_plane: AsyncEngine,
+) -> None:
+    own, client = own_queue
+    tenant_id = unique_tenant_id()
+    async with build_worker(temporal_client, control_plane, own):
+        assert (await client.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+        await wait_for_status(client, tenant_id, {TenantStatus.ACTIVE})
+        await temporal_client.get_workflow_handle(f"provision-tenant-{tenant_id}").result()
+    # No worker polls the queue any more: a query on the closed run would hang.
+
+    started = time.monotonic()
+    async with asyncio.timeout(5):  # it used to hang 20+ s
+        response = await client.get(f"/api/tenants/{tenant_id}/progress")
+    progress_took = time.monotonic() - started
+    assert response.status_code == 200
+    progress = response.json()
+    assert progress["status"] == "Active"
+    assert [s["status"] for s in progress["steps"]] == ["completed"] * 4
+
+    started = time.monotonic()
+    async with asyncio.timeout(5):
+        events = await read_events(client, f"/api/tenants/{tenant_id}/events")
+    events_took = time.monotonic() - started
+    (final,) = snapshots(events)
+    assert final == progress
+    print(
+        f"no worker: /progress {progress_took * 1000:.0f} ms, /events {events_took * 1000:.0f} ms"
+    )
+
+
+async def test_an_open_run_with_no_worker_shows_the_row_until_a_worker_takes_over(
+    own_queue: tuple[Settings, httpx.AsyncClient],
+    temporal_client: Client,
+    control_plane: AsyncEngine,
+) -> None:
+    own, client = own_queue
+    tenant_id = unique_tenant_id()
+    url = f"/api/tenants/{tenant_id}/events"
+    assert (await client.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+
+    started = time.monotonic()
+    async with asyncio.timeout(5):
+        response = await client.get(f"/api/tenants/{tenant_id}/progress")
+    progress_took = time.monotonic() - started
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["steps"]) == ("Pending", [])
+
+    events: list[ServerSentEvent] = []
+    arrived = asyncio.Event()
+    stream = asyncio.create_task(collect_events(client, url, events, arrived))
+    async with asyncio.timeout(10):
+        await arrived.wait()
+    (provisional,) = snapshots(events)
+    assert (provisional["status"], provisional["steps"]) == ("Pending", [])
+    assert not stream.done(), "a provisional snapshot does not end the stream"
+
+    async with build_worker(temporal_client, control_plane, own), asyncio.timeout(30):
+        await stream
+    assert_well_ordered(events[1:])
+    assert int(events[1].id) > int(events[0].id), "the worker's first answer supersedes the row"
+    final = snapshots(events)[-1]
+    assert final["status"] == "Active"
+    assert [s["status"] for s in final["steps"]] == ["completed"] * 4
+    print(f"open run, no worker: /progress {progress_took * 1000:.0f} ms")
+
+
+async def test_a_retried_tenant_never_shows_the_previous_runs_outcome(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    tenant_id = unique_tenant_id()
+    url = f"/api/tenants/{tenant_id}/events"
+    await occupy_database_name(settings, tenant_id)  # every run fails the same way
+    body = tenant_body(tenant_id, isolated=True)
+    assert (await api.post("/api/tenants", json=body)).status_code == 202
+    await wait_for_status(api, tenant_id, {TenantStatus.FAILED})
+    first = await read_events(api, url)
+    (failed,) = snapshots(first)
+    assert failed["status"] == "Failed"
+
+    # Retried and failed again within the first reader's linger: same status, same error.
+    assert (await api.post(f"/api/tenants/{tenant_id}/retry")).status_code == 202
+    await wait_for_status(api, tenant_id, {TenantStatus.FAILED})
+    again = await read_events(api, url)
+    (failed_again,) = snapshots(again)
+
+    assert failed_again["status"] == "Failed"
+    assert failed_again["runStartedAt"] != failed["runStartedAt"], "the previous run's snapshot"
+    assert int(again[-1].id) > int(first[-1].id)
