@@ -2,8 +2,11 @@
 and the Temporal dev server, started as an operator would, so that SIGKILL is a real one."""
 
 import asyncio
+import contextlib
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -124,3 +127,13 @@ def temporal_server_argv(state_file: Path, port: int, ui_port: int) -> list[str]
     for value in DEV_SERVER_TUNING:
         argv += ["--dynamic-config-value", value]
     return argv
+
+
+def listening_port() -> int:
+    """A free port below the ephemeral range: the dev server opens many outgoing connections
+    while it starts, and one of them can take a just-freed ephemeral port before it binds it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return port

@@ -2,11 +2,8 @@
 Ctrl-C stops every process it started."""
 
 import asyncio
-import contextlib
 import os
-import random
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -17,24 +14,13 @@ import pytest
 from core.status import TenantStatus
 from devstack.__main__ import DEV_DEFAULTS
 from tests.conftest import token_for
-from tests.faults.processes import Component
+from tests.faults.processes import Component, listening_port
 from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
 
 pytestmark = pytest.mark.faults
 
 # The dev stack picks its own servers: none of the suite's may leak into it.
 NOT_INHERITED = ("DATABASE_URL", "TEMPORAL_ADDRESS", "SMTP_HOST", "TEMPORAL_TASK_QUEUE")
-
-
-def listening_port() -> int:
-    """A free port below the ephemeral range: the dev server opens many outgoing connections
-    while it starts, and one of them can take a just-freed ephemeral port before it binds it."""
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as sock:
-            with contextlib.suppress(OSError):
-                sock.bind(("127.0.0.1", port))
-                return port
 
 
 def dev_stack(data: Path) -> tuple[Component, str]:
