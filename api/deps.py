@@ -13,10 +13,10 @@ from temporalio.client import Client
 
 from api.accounts import current_roles
 from api.errors import Forbidden, NotAuthenticated
+from api.login import SignIns
 from api.notification_hub import NotificationHub
 from api.progress_hub import ProgressHub
 from api.security import InvalidToken, Principal, decode_access_token
-from core.passwords import BoundedVerifier
 from core.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -52,9 +52,9 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
-async def get_verifier(request: Request) -> BoundedVerifier:
-    verifier: BoundedVerifier = request.app.state.verifier
-    return verifier
+async def get_sign_ins(request: Request) -> SignIns:
+    sign_ins: SignIns = request.app.state.sign_ins
+    return sign_ins
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
@@ -62,7 +62,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 ProgressHubDep = Annotated[ProgressHub, Depends(get_progress_hub)]
 NotificationHubDep = Annotated[NotificationHub, Depends(get_notification_hub)]
-VerifierDep = Annotated[BoundedVerifier, Depends(get_verifier)]
+SignInsDep = Annotated[SignIns, Depends(get_sign_ins)]
 
 
 async def _principal(request: Request, settings: Settings, token: str | None) -> Principal:

@@ -4,8 +4,9 @@
 soon as the streamed chunks add up past it, so a huge body is never held in memory (a 300 MB
 body used to be read whole before its 401). What the client still sends is not handed to the
 app: uvicorn reads it off the socket and drops it, chunk by chunk, so the client gets to read
-the 413 (closing on an unread body would reset the connection under it). `NoControlCharacters` answers 422 to a path or
-query parameter holding control characters (a NUL reached PostgreSQL as a 500).
+the 413 (closing on an unread body would reset the connection under it).
+`NoControlCharacters` answers 422 to a path or query parameter holding control characters (a
+NUL reached PostgreSQL as a 500).
 """
 
 import json

@@ -14,6 +14,7 @@ from api import logs
 from api.docs import install_docs
 from api.edge import BodyLimit, NoControlCharacters
 from api.errors import install_error_handlers
+from api.login import SignIns
 from api.metrics import QueryCounter
 from api.notification_hub import NotificationHub
 from api.openapi import document_errors
@@ -21,7 +22,6 @@ from api.progress_hub import ProgressHub
 from api.routes import auth, events, health, notifications, operations, signup, tenants
 from api.sweeper import sweeping
 from core.database import create_engine
-from core.passwords import BoundedVerifier
 from core.settings import Settings, get_settings
 from core.temporal import connect
 
@@ -47,19 +47,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine, sessions, timedelta(hours=settings.notification_retention_hours)
         )
         await notifications.start()
-        verifier = BoundedVerifier(settings.login_verify_threads, settings.login_verify_queue)
+        sign_ins = SignIns(settings)
         app.state.settings = settings
         app.state.sessions = sessions
         app.state.temporal = temporal
         app.state.query_counter = counter
         app.state.progress_hub = progress
         app.state.notification_hub = notifications
-        app.state.verifier = verifier
+        app.state.sign_ins = sign_ins
         try:
             async with sweeping(sessions, temporal, settings.reconcile_interval_seconds):
                 yield
         finally:
-            verifier.close()
+            sign_ins.close()
             await progress.close()
             await notifications.close()
             await engine.dispose()

@@ -17,8 +17,7 @@ WINDOW_SECONDS = 3600
 
 
 async def check_signup_rate(session: AsyncSession, settings: Settings, address: str) -> None:
-    async with session.begin():
-        await throttle.purge(session)
+    await throttle.purge(session)
     async with session.begin():
         from_address = await throttle.hit(session, f"signup:address:{address}", WINDOW_SECONDS)
         overall = await throttle.hit(session, "signup:all", WINDOW_SECONDS)

@@ -9,6 +9,7 @@ so two of them can never wait on each other.
 """
 
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,19 +39,22 @@ def client_address(request: Request) -> str:
 async def hit(session: AsyncSession, key: str, window_seconds: int) -> Count:
     """Count one hit on `key` (in the session's transaction) and return the window's count."""
     window = _seconds(window_seconds)
+    # The clock, not now(): a transaction that waited for the row's lock started before the
+    # one that opened the window, and its now() would be that much in the past.
+    clock = func.clock_timestamp()
     table = RateLimit.__table__
-    expired = table.c.window_ends <= func.now()
+    expired = table.c.window_ends <= clock
     statement = (
         insert(RateLimit)
-        .values(key=key, hits=1, window_ends=func.now() + window)
+        .values(key=key, hits=1, window_ends=clock + window)
         .on_conflict_do_update(
             index_elements=[RateLimit.key],
             set_={
                 "hits": case((expired, 1), else_=table.c.hits + 1),
-                "window_ends": case((expired, func.now() + window), else_=table.c.window_ends),
+                "window_ends": case((expired, clock + window), else_=table.c.window_ends),
             },
         )
-        .returning(RateLimit.hits, RateLimit.window_ends, func.now())
+        .returning(RateLimit.hits, RateLimit.window_ends, clock)
     )
     row = (await session.execute(statement)).one()
     return Count(hits=row[0], retry_after=_until(row[1], row[2]))
@@ -70,16 +74,26 @@ async def refund(session: AsyncSession, key: str) -> None:
     )
 
 
+PURGE_EVERY_SECONDS = 60.0
+_last_purge = -PURGE_EVERY_SECONDS
+
+
 async def purge(session: AsyncSession) -> None:
-    """Drop some ended windows. Call it in a transaction of its own: it skips rows others have
-    locked and so never waits, which keeps it out of any lock cycle with the hits."""
+    """Drop ended windows, at most once a minute per process, in a transaction of its own (call
+    it outside one): it skips rows others have locked and so never waits, which keeps it out of
+    any lock cycle with the hits."""
+    global _last_purge
+    if time.monotonic() - _last_purge < PURGE_EVERY_SECONDS:
+        return
+    _last_purge = time.monotonic()
     ended = (
         select(RateLimit.key)
         .where(RateLimit.window_ends < func.now())
-        .limit(100)
+        .limit(1000)
         .with_for_update(skip_locked=True)
     )
-    await session.execute(delete(RateLimit).where(RateLimit.key.in_(ended.scalar_subquery())))
+    async with session.begin():
+        await session.execute(delete(RateLimit).where(RateLimit.key.in_(ended.scalar_subquery())))
 
 
 def _seconds(seconds: int) -> ColumnElement[timedelta]:

@@ -2,9 +2,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from api.deps import SessionDep, SettingsDep, VerifierDep
+from api.deps import SessionDep, SettingsDep, SignInsDep
 from api.errors import responses
-from api.login import sign_in
 from api.schemas import NoControl, Token
 from api.security import Principal, create_access_token
 from api.throttle import client_address
@@ -30,15 +29,13 @@ async def create_token(
     password: Password,
     session: SessionDep,
     settings: SettingsDep,
-    verifier: VerifierDep,
+    sign_ins: SignInsDep,
     tenant: TenantField = ROOT_TENANT_ID,
     grant_type: GrantType = None,
 ) -> Token:
     """Exchange e-mail, password and tenant (default `root`) for a bearer token."""
-    account = await sign_in(
+    account = await sign_ins.sign_in(
         session,
-        verifier,
-        settings,
         tenant=tenant,
         email=username.strip(),
         password=password,

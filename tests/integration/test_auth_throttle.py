@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.login import SignIns
 from api.main import create_app
 from core.models import RateLimit
-from core.passwords import BoundedVerifier
 from core.settings import Settings
 from tests.api_process import api_process
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD
@@ -43,8 +43,8 @@ class Limited:
 
     @property
     def verified(self) -> int:
-        verifier: BoundedVerifier = self.app.state.verifier
-        return verifier.verified
+        sign_ins: SignIns = self.app.state.sign_ins
+        return sign_ins.verifier.verified
 
 
 def _limited(settings: Settings, **overrides: Any) -> Iterator[Limited]:
