@@ -144,7 +144,6 @@ _OUTAGE_TYPES = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
-    asyncpg.InterfaceError,  # "connection is closed"
 )
 
 
@@ -156,6 +155,8 @@ def is_outage(exc: BaseException) -> bool:
         if isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE:
             return True
         if isinstance(err, DBAPIError) and err.connection_invalidated:
+            return True
+        if isinstance(err, asyncpg.InterfaceError) and "connection is closed" in str(err):
             return True
         state = str(getattr(err, "sqlstate", None) or "")
         if state.startswith(_OUTAGE_STATES):

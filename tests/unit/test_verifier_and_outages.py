@@ -74,3 +74,10 @@ def test_control_characters_are_refused(text: str) -> None:
 @pytest.mark.parametrize("text", ["Acme Corp.", "Ünïcode — ok", "tab-free", "emoji 🚀"])
 def test_printable_text_passes(text: str) -> None:
     assert reject_control_characters(text) == text
+
+
+def test_a_closed_connection_is_an_outage_but_a_misused_one_is_not() -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    assert is_outage(asyncpg.InterfaceError("connection is closed"))
+    assert not is_outage(asyncpg.InterfaceError("another operation is in progress"))
