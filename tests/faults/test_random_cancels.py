@@ -78,8 +78,9 @@ async def test_cancels_at_random_moments_end_cancelled_or_active_never_failed(
             async with template_in_use(settings):
                 await asyncio.sleep(seconds)  # how long the retry-causing fault lasts
 
-        results = await asyncio.gather(template_busy(), *(cancel_later(api, run) for run in batch))
-        finals += results[1:]
+        busy = asyncio.create_task(template_busy())
+        finals += await asyncio.gather(*(cancel_later(api, run) for run in batch))
+        await busy
 
     outcomes = Counter(str(tenant["status"]) for tenant in finals)
     print(f"{len(runs)} runs cancelled at random moments: {dict(outcomes)}")
