@@ -57,12 +57,12 @@ async def test_update_goes_through_updating_back_to_active_and_notifies(
         False,
     )
     assert notification["tenantName"] == "Renamed Ltd"
-    # An inactive tenant's users cannot sign in.
+    # An inactive tenant's users cannot sign in (403 with the reason, to the right password).
     login = await anonymous.post(
         "/api/auth/token",
         data={"username": tenant["adminEmail"], "password": PASSWORD, "tenant": tenant_id},
     )
-    assert login.status_code == 401
+    assert login.status_code == 403
     events = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
     assert events["workflowType"] == "UpdateTenant"
     assert [s["status"] for s in events["steps"]] == ["completed", "completed"]
@@ -202,11 +202,16 @@ async def test_delete_drops_storage_and_users_and_notifies(
 async def test_database_server_outage_fixed_by_an_operator_completes_without_api_calls(
     api: httpx.AsyncClient, settings: Settings, control_plane: AsyncEngine
 ) -> None:
-    """The shared tenants database refuses connections; the step retries (visibly); an
-    operator lets connections in again and the next retry completes it."""
+    """The shared tenants database goes away (it refuses connections, its sessions ended, as in
+    a restore); the step retries (visibly); an operator lets connections in again and the next
+    retry completes it."""
     tenants_db = quote_ident(settings.tenants_database)
     async with control_plane.connect() as conn:
         await conn.execute(text(f"ALTER DATABASE {tenants_db} WITH ALLOW_CONNECTIONS false"))
+        await conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+            {"d": settings.tenants_database},
+        )
         await conn.commit()
     tenant_id = unique_tenant_id()
     try:
