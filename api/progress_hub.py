@@ -168,7 +168,7 @@ class WorkflowReader:
             return snapshot
         # Cancelled, terminated, or forgotten by Temporal: the row holds the final state.
         async with self._hub.sessions() as session:
-            return await final_row(session, self._hub.client, await self._tenant(session))
+            return final_row(await self._tenant(session), run)
 
     async def _row(self, open_run: Run) -> Snapshot:
         async with self._hub.sessions() as session:

@@ -30,7 +30,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas import ProgressOut
@@ -74,6 +74,7 @@ class Run:
     run_id: str
     open: bool
     started_at: datetime
+    status: WorkflowExecutionStatus | None = None
 
 
 def _ms(moment: datetime) -> int:
@@ -119,6 +120,7 @@ async def describe_run(client: Client, workflow_id: str) -> Run | None:
         run_id=description.run_id,
         open=description.status == WorkflowExecutionStatus.RUNNING,
         started_at=description.start_time,
+        status=description.status,
     )
 
 
@@ -139,6 +141,14 @@ async def closing_snapshot(run: Run) -> Snapshot | None:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.details:
             progress = cause.details[0]
+        elif isinstance(cause, CancelledError):
+            # A cancelled run closes without details: its compensation steps live only in its
+            # state. A worker replays it (the last resort, cancellations are rare); none: row.
+            try:
+                return await query_progress(run, QUERY_PATIENCE)
+            except QUERY_ERRORS as unanswered:
+                log.info("no worker to replay cancelled %s: %s", run.handle.id, unanswered)
+                return None
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -147,9 +157,16 @@ async def closing_snapshot(run: Run) -> Snapshot | None:
     return None
 
 
-async def final_row(session: AsyncSession, client: Client, tenant: Tenant) -> Snapshot:
-    """The row as the final state (a terminated run left it in flight: make it honest first)."""
-    return row_snapshot(await lifecycle.settle_closed_run(session, client, tenant))
+def final_row(tenant: Tenant, run: Run | None) -> Snapshot:
+    """The row as the final state. A row still in flight behind a closed (or forgotten) run was
+    left so by a run stopped from outside: shown as what the sweep (api/sweeper.py) will make
+    it — readers never write."""
+    snapshot = row_snapshot(tenant)
+    if TenantStatus(tenant.status) not in lifecycle.IN_FLIGHT or tenant.workflow_id is None:
+        return snapshot
+    error = lifecycle.closed_without_outcome(tenant.workflow_id, run.status if run else None)
+    progress = snapshot.progress.model_copy(update={"status": TenantStatus.FAILED, "error": error})
+    return Snapshot(snapshot.event_id, progress)
 
 
 async def current_snapshot(session: AsyncSession, client: Client, tenant: Tenant) -> Snapshot:
@@ -164,4 +181,4 @@ async def current_snapshot(session: AsyncSession, client: Client, tenant: Tenant
             return row_snapshot(tenant, run)
     if run is not None and (closing := await closing_snapshot(run)) is not None:
         return closing
-    return await final_row(session, client, tenant)
+    return final_row(tenant, run)
