@@ -44,7 +44,8 @@ class AttemptReporter:
         did; one that died (noticed by the heartbeat timeout) could not, and the snapshot would
         show attempt 1 with no error. A report the workflow already has is ignored there."""
         info = activity.info()
-        if self._client is None or info.attempt <= 1:
+        # A local activity's attempts all run on this worker, which reports each failure.
+        if self._client is None or info.attempt <= 1 or info.is_local:
             return
         try:
             error = await self._last_failure(info)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -47,6 +47,10 @@ def can_move(source: TenantStatus, target: TenantStatus) -> bool:
 def sources_of(target: TenantStatus) -> frozenset[TenantStatus]:
     """Every status the row may be in for a write of `target` to be legal."""
     return frozenset(s for s in TenantStatus if can_move(s, target))
+
+
+_CREATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('tenant-row:' || :id))")
+_CREATION_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtext('tenant-row:' || :id))")
 
 
 class Operation(StrEnum):
@@ -92,7 +96,12 @@ class TenantMissing(Exception):
 
 
 async def create(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert a new tenant row, Pending. False if the id is taken (nothing written)."""
+    """Insert a new tenant row, Pending. False if the id is taken (nothing written).
+
+    Holds the row's creation lock until the caller's transaction ends: the workflow is started
+    inside that transaction, and its first status write waits for the commit instead of finding
+    no row and retrying later."""
+    await session.execute(_CREATION_LOCK, {"id": values["id"]})
     inserted = await session.scalar(
         insert(Tenant)
         .values(values | {"status": S.PENDING})
@@ -141,6 +150,9 @@ async def record(
     new_attempt: bool = False,
 ) -> None:
     """A workflow's step: the row moves to `target` (TenantMissing, IllegalTransition)."""
+    # A row being created is invisible until its transaction commits: wait for that (shared
+    # lock: status writes of different runs do not wait for each other).
+    await conn.execute(_CREATION_LOCK_SHARED, {"id": tenant_id})
     # Read under the row lock first: a plain conditional UPDATE would judge the last committed
     # status, and a retry the API has moved (Failed -> Pending) but not yet committed — the
     # workflow starts inside that transaction — would look illegal. FOR UPDATE waits for it.

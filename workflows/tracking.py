@@ -23,6 +23,17 @@ T = TypeVar("T")
 
 # workflow.patched() ids of command-changing fixes (see tests/histories for replays).
 CANCEL_WINS = "cancel-wins-over-a-failed-attempt"
+LOCAL_WRITES = "status-and-notifications-as-local-activities"
+
+
+def local_options(policy: policies.ActivityPolicy) -> dict[str, Any]:
+    """For a short control-plane write run in the workflow's own task: no round trip through
+    the server's task queues (its result is a marker in history)."""
+    return {
+        "start_to_close_timeout": policy.start_to_close_timeout,
+        "retry_policy": policy.retry_policy,
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    }
 
 
 def options(policy: policies.ActivityPolicy) -> dict[str, Any]:
@@ -52,6 +63,9 @@ class Tracker:
         # Which step a failed-attempt report from an activity belongs to.
         self._step_of_activity: dict[str, StepProgress] = {}
         self._compensating = False
+        # Status and notification writes as local activities (set by the workflow, behind
+        # workflow.patched(LOCAL_WRITES): runs recorded before ran them as activities).
+        self.local_writes = False
 
     @property
     def tenant_id(self) -> str:
@@ -133,11 +147,19 @@ class Tracker:
     async def set_status(
         self, status: TenantStatus, *, error: str | None = None, new_attempt: bool = False
     ) -> None:
-        await workflow.execute_activity_method(
-            ControlPlaneActivities.set_tenant_status,
-            StatusChange(self.tenant_id, status, error=error, new_attempt=new_attempt),
-            **options(policies.STATUS_UPDATE),
-        )
+        change = StatusChange(self.tenant_id, status, error=error, new_attempt=new_attempt)
+        if self.local_writes:
+            await workflow.execute_local_activity_method(
+                ControlPlaneActivities.set_tenant_status,
+                change,
+                **local_options(policies.STATUS_UPDATE),
+            )
+        else:
+            await workflow.execute_activity_method(
+                ControlPlaneActivities.set_tenant_status,
+                change,
+                **options(policies.STATUS_UPDATE),
+            )
         self.show_status(status, error)
 
     def show_status(self, status: TenantStatus, error: str | None = None) -> None:
@@ -168,11 +190,18 @@ class Tracker:
             tenant_name=self.tenant_name,
         )
         try:
-            await workflow.execute_activity_method(
-                ControlPlaneActivities.record_notification,
-                request,
-                **options(policies.STATUS_UPDATE),
-            )
+            if self.local_writes:
+                await workflow.execute_local_activity_method(
+                    ControlPlaneActivities.record_notification,
+                    request,
+                    **local_options(policies.STATUS_UPDATE),
+                )
+            else:
+                await workflow.execute_activity_method(
+                    ControlPlaneActivities.record_notification,
+                    request,
+                    **options(policies.STATUS_UPDATE),
+                )
         except ActivityError:
             workflow.logger.exception("could not record the %s notification", type)
 
