@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import URL, Row, String, literal, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import STORAGE_NAME_TAKEN
@@ -36,46 +36,39 @@ def _taken(kind: str, name: str) -> ApplicationError:
     )
 
 
-async def create_owned_database(server: URL, name: str, marker: str) -> bool:
-    """Ensure database `name` exists and carries `marker`. True if this call created it."""
-    engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn, advisory_lock(conn, f"database:{name}"):
-            for _ in range(2):
-                found = await _marker(conn, _DATABASE_MARKER, name)
-                if found is not None:
-                    if found[0] == marker:
-                        return False
-                    if found[0] is None and await _database_is_empty(server.set(database=name)):
-                        await _comment(conn, "DATABASE", name, marker)
-                        return False
-                    raise _taken("database", name)
-                if not await create_database(conn, name):
-                    continue  # created concurrently: look again
-                await _comment(conn, "DATABASE", name, marker)
-                return True
-    finally:
-        await engine.dispose()
-    raise _taken("database", name)
-
-
-async def create_owned_schema(database: URL, name: str, marker: str) -> bool:
-    """Ensure schema `name` exists in `database` with `marker`. True if this call created it."""
-    engine = create_oneshot_engine(database)
-    try:
-        async with engine.begin() as conn:
-            # Serialise concurrent attempts on this schema for the length of the transaction.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-            found = await _marker(conn, _SCHEMA_MARKER, name)
+async def create_owned_database(server: AsyncEngine, name: str, marker: str) -> bool:
+    """Ensure database `name` exists and carries `marker`. True if this call created it.
+    `server`: an AUTOCOMMIT engine on the server's maintenance database."""
+    async with server.connect() as conn, advisory_lock(conn, f"database:{name}"):
+        for _ in range(2):
+            found = await _marker(conn, _DATABASE_MARKER, name)
             if found is not None:
                 if found[0] == marker:
                     return False
-                raise _taken("schema", name)
-            await conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
-            await _comment(conn, "SCHEMA", name, marker)
+                if found[0] is None and await _database_is_empty(server.url.set(database=name)):
+                    await _comment(conn, "DATABASE", name, marker)
+                    return False
+                raise _taken("database", name)
+            if not await create_database(conn, name):
+                continue  # created concurrently: look again
+            await _comment(conn, "DATABASE", name, marker)
             return True
-    finally:
-        await engine.dispose()
+    raise _taken("database", name)
+
+
+async def create_owned_schema(database: AsyncEngine, name: str, marker: str) -> bool:
+    """Ensure schema `name` exists in `database` with `marker`. True if this call created it."""
+    async with database.begin() as conn:
+        # Serialise concurrent attempts on this schema for the length of the transaction.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+        found = await _marker(conn, _SCHEMA_MARKER, name)
+        if found is not None:
+            if found[0] == marker:
+                return False
+            raise _taken("schema", name)
+        await conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
+        await _comment(conn, "SCHEMA", name, marker)
+        return True
 
 
 async def _comment(conn: AsyncConnection, kind: str, name: str, marker: str) -> None:
@@ -98,37 +91,29 @@ async def _database_is_empty(database: URL) -> bool:
         await engine.dispose()
 
 
-async def drop_owned_database(server: URL, name: str, marker: str) -> bool:
+async def drop_owned_database(server: AsyncEngine, name: str, marker: str) -> bool:
     """Drop database `name` if it carries `marker`. True if this call dropped it."""
-    engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn, advisory_lock(conn, f"database:{name}"):
-            found = await _marker(conn, _DATABASE_MARKER, name)
-            if found is None:
-                return False
-            if found[0] != marker:
-                raise _taken("database", name)
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)"))
-            return True
-    finally:
-        await engine.dispose()
+    async with server.connect() as conn, advisory_lock(conn, f"database:{name}"):
+        found = await _marker(conn, _DATABASE_MARKER, name)
+        if found is None:
+            return False
+        if found[0] != marker:
+            raise _taken("database", name)
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)"))
+        return True
 
 
-async def drop_owned_schema(database: URL, name: str, marker: str) -> bool:
+async def drop_owned_schema(database: AsyncEngine, name: str, marker: str) -> bool:
     """Drop schema `name` (and everything in it) if it carries `marker`."""
-    engine = create_oneshot_engine(database)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-            found = await _marker(conn, _SCHEMA_MARKER, name)
-            if found is None:
-                return False
-            if found[0] != marker:
-                raise _taken("schema", name)
-            await conn.execute(text(f"DROP SCHEMA {quote_ident(name)} CASCADE"))
-            return True
-    finally:
-        await engine.dispose()
+    async with database.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+        found = await _marker(conn, _SCHEMA_MARKER, name)
+        if found is None:
+            return False
+        if found[0] != marker:
+            raise _taken("schema", name)
+        await conn.execute(text(f"DROP SCHEMA {quote_ident(name)} CASCADE"))
+        return True
 
 
 # How long a step waits for another worker's work on the same tenant before the attempt fails
@@ -156,7 +141,12 @@ async def advisory_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+        except BaseException:
+            # A session lock must never go back to a pool still held: close the connection.
+            await conn.invalidate()
+            raise
 
 
 _DATABASE_MARKER = (

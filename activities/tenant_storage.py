@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import URL, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities._engines import Engines
 from activities._heartbeat import heartbeating
 from activities._postgres import (
     advisory_lock,
@@ -18,7 +19,7 @@ from activities._postgres import (
 from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
 from activities.models import Migrated, Removed, TenantRef, TenantStorage
 from activities.progress import AttemptReporter, reports_failed_attempts
-from core.database import create_oneshot_engine, ensure_database, sqlstate, with_database
+from core.database import create_database_unless_exists, sqlstate
 from core.migrate import alembic_turn, upgrade
 from core.models import Tenant
 from core.naming import ownership_marker
@@ -35,6 +36,12 @@ class TenantStorageActivities:
     def __init__(self, control_plane: AsyncEngine, reporter: AttemptReporter) -> None:
         self.control_plane = control_plane
         self.reporter = reporter
+        self.engines = Engines(control_plane)
+        # Shared tenants databases known to exist (checked once per process, not per tenant).
+        self._databases: set[str] = set()
+
+    async def close(self) -> None:
+        await self.engines.dispose()
 
     @activity.defn(name="create_tenant_database")
     @reports_failed_attempts
@@ -46,13 +53,22 @@ class TenantStorageActivities:
             return await self._create(placement, marker)
 
     async def _create(self, placement: _Placement, marker: str) -> TenantStorage:
+        server = self.engines.server()
         if placement.isolated:
-            created = await create_owned_database(self._url("postgres"), placement.database, marker)
+            created = await create_owned_database(server, placement.database, marker)
         else:
-            await ensure_database(self._url("postgres"), placement.database)
-            created = await create_owned_schema(
-                self._url(placement.database), placement.schema, marker
-            )
+            if placement.database not in self._databases:
+                async with server.connect() as conn:
+                    await create_database_unless_exists(conn, placement.database)
+                self._databases.add(placement.database)
+            try:
+                created = await create_owned_schema(
+                    self.engines.shared(placement.database), placement.schema, marker
+                )
+            except Exception as err:
+                if sqlstate(err) == INVALID_CATALOG_NAME:  # dropped since: create it next time
+                    self._databases.discard(placement.database)
+                raise
         return TenantStorage(placement.database, placement.schema, created)
 
     @activity.defn(name="drop_tenant_database")
@@ -64,11 +80,11 @@ class TenantStorageActivities:
         async with heartbeating():
             if placement.isolated:
                 dropped = await drop_owned_database(
-                    self._url("postgres"), placement.database, marker
+                    self.engines.server(), placement.database, marker
                 )
             else:
                 dropped = await drop_owned_schema(
-                    self._url(placement.database), placement.schema, marker
+                    self.engines.shared(placement.database), placement.schema, marker
                 )
         return Removed(dropped, int(dropped))
 
@@ -81,31 +97,23 @@ class TenantStorageActivities:
         # (the tenant's database may be brand new) on a connection of its own: this process's
         # Alembic turn is taken first, and no pooled connection waits for either lock.
         key = f"migrate:{placement.database}:{placement.schema}"
-        coordination = create_oneshot_engine(self.control_plane.url, isolation_level="AUTOCOMMIT")
-        engine = create_oneshot_engine(self._url(placement.database))
-        try:
-            async with (
-                heartbeating(),
-                alembic_turn(),
-                coordination.connect() as lock_conn,
-                advisory_lock(lock_conn, key),
-                engine.begin() as conn,
-            ):
-                try:
-                    revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
-                except Exception as err:
-                    if _is_sql_error(err):
-                        raise ApplicationError(
-                            f"migration failed: {err}", type=MIGRATION_FAILED, non_retryable=True
-                        ) from err
-                    raise
-        finally:
-            await engine.dispose()
-            await coordination.dispose()
+        async with (
+            heartbeating(),
+            alembic_turn(),
+            self.engines.locks().connect() as lock_conn,
+            advisory_lock(lock_conn, key),
+            self.engines.database(placement.database, shared=not placement.isolated) as engine,
+            engine.begin() as conn,
+        ):
+            try:
+                revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
+            except Exception as err:
+                if _is_sql_error(err):
+                    raise ApplicationError(
+                        f"migration failed: {err}", type=MIGRATION_FAILED, non_retryable=True
+                    ) from err
+                raise
         return Migrated(revision)
-
-    def _url(self, database: str) -> URL:
-        return with_database(self.control_plane.url, database)
 
     async def _placement(self, tenant_id: str) -> _Placement:
         async with self.control_plane.connect() as conn:
@@ -128,6 +136,8 @@ class TenantStorageActivities:
             )
         return _Placement(row.has_isolated_database, row.database_name, row.schema_name)
 
+
+INVALID_CATALOG_NAME = "3D000"  # the database does not exist
 
 # SQLSTATE classes of a statement the server rejects for good (a broken migration), unlike a
 # lost connection (08), a shutdown (57) or a serialisation failure (40), which retries can fix.

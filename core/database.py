@@ -34,12 +34,6 @@ def create_oneshot_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True, **kwargs)
 
 
-async def database_exists(engine: AsyncEngine, name: str) -> bool:
-    async with engine.connect() as conn:
-        found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-    return found is not None
-
-
 DUPLICATE_DATABASE = "42P04"
 
 
@@ -55,14 +49,18 @@ async def create_database(conn: AsyncConnection, name: str) -> bool:
     return True
 
 
+async def create_database_unless_exists(conn: AsyncConnection, name: str) -> bool:
+    """On an AUTOCOMMIT connection to the server: True if this call created `name`."""
+    found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+    return found is None and await create_database(conn, name)
+
+
 async def ensure_database(server_url: str | URL, name: str) -> bool:
     """Create database `name` on the server unless it exists. True if this call created it."""
     engine = create_oneshot_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
-        if await database_exists(engine, name):
-            return False
         async with engine.connect() as conn:
-            return await create_database(conn, name)
+            return await create_database_unless_exists(conn, name)
     finally:
         await engine.dispose()
 

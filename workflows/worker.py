@@ -53,22 +53,50 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
     ]
 
 
+class ServingWorker:
+    """A Worker, and what its activities own (their engines' pools), closed when it stops."""
+
+    def __init__(self, worker: Worker, activities: Sequence[Any]) -> None:
+        self.worker = worker
+        self.activities = activities
+
+    async def __aenter__(self) -> Worker:
+        await self.worker.__aenter__()
+        return self.worker
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await self.worker.__aexit__(*exc_info)
+        finally:
+            await close_activities(self.activities)
+
+
+async def close_activities(activities: Sequence[Any]) -> None:
+    """Close the objects behind bound activity methods that hold resources (`close()`)."""
+    owners = {id(owner): owner for a in activities if (owner := getattr(a, "__self__", None))}
+    for owner in owners.values():
+        close = getattr(owner, "close", None)
+        if close is not None:
+            await close()
+
+
 def build_worker(
     client: Client,
     engine: AsyncEngine,
     settings: Settings,
     task_queue: str | None = None,
     activities: list[Any] | None = None,
-) -> Worker:
-    return Worker(
+) -> ServingWorker:
+    if activities is None:
+        activities = activities_for(client, engine, settings)
+    worker = Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        activities=activities
-        if activities is not None
-        else activities_for(client, engine, settings),
+        activities=activities,
     )
+    return ServingWorker(worker, activities)
 
 
 async def run(settings: Settings) -> None:

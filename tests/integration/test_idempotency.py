@@ -1,6 +1,7 @@
 """Every activity, run twice (as after a worker crash) or twice at once, creates nothing twice."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
@@ -59,10 +60,14 @@ Activities = tuple[ControlPlaneActivities, TenantStorageActivities]
 
 
 @pytest.fixture
-def activities(control_plane: AsyncEngine) -> Activities:
+async def activities(control_plane: AsyncEngine) -> AsyncIterator[Activities]:
     reporter = AttemptReporter(None)
     control = ControlPlaneActivities(control_plane, reporter)
-    return control, TenantStorageActivities(control_plane, reporter)
+    storage = TenantStorageActivities(control_plane, reporter)
+    try:
+        yield control, storage
+    finally:
+        await storage.close()
 
 
 async def test_create_admin_user_twice_leaves_one_user(

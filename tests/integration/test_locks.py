@@ -50,6 +50,7 @@ async def test_queued_migrations_hold_no_pooled_connection_while_they_wait(
             assert not any(m.done() for m in migrations)
         revisions = await asyncio.gather(*migrations)
     finally:
+        await storage.close()
         await pool.dispose()
     assert {m.revision for m in revisions} == {head_revision("tenant")}
 
@@ -61,11 +62,14 @@ async def test_a_step_waits_for_another_sessions_lock_only_so_long(
     storage = TenantStorageActivities(control_plane, AttemptReporter(None))
     tenant_id = await insert_pending_tenant(control_plane, settings, False)
     env = ActivityEnvironment()
-    await env.run(storage.create_tenant_database, TenantRef(tenant_id))
-    async with step_held(settings, tenant_id, "migrate_tenant_database"):
-        with pytest.raises(ApplicationError) as raised:
-            await env.run(storage.migrate_tenant_database, TenantRef(tenant_id))
-    assert not raised.value.non_retryable
-    assert "for over 300ms; will try again" in raised.value.message
-    migrated = await env.run(storage.migrate_tenant_database, TenantRef(tenant_id))
+    try:
+        await env.run(storage.create_tenant_database, TenantRef(tenant_id))
+        async with step_held(settings, tenant_id, "migrate_tenant_database"):
+            with pytest.raises(ApplicationError) as raised:
+                await env.run(storage.migrate_tenant_database, TenantRef(tenant_id))
+        assert not raised.value.non_retryable
+        assert "for over 300ms; will try again" in raised.value.message
+        migrated = await env.run(storage.migrate_tenant_database, TenantRef(tenant_id))
+    finally:
+        await storage.close()
     assert migrated.revision == head_revision("tenant")
