@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test lint fmt bench install worker api migrate clean browser
+.PHONY: dev test lint fmt bench bench-provision install worker api migrate clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,13 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Benchmarks (scripts, not tests): provisioning speed and SSE delivery; docs/benchmarks.md.
 bench: $(STAMP)
+	$(BIN)/python -m bench.provision
 	$(BIN)/python -m bench.sse
+
+bench-provision: $(STAMP)
+	$(BIN)/python -m bench.provision $(BENCH_ARGS)
 
 ## Components on their own, against an existing Temporal cluster and PostgreSQL (DATABASE_URL).
 migrate: $(STAMP)

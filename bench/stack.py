@@ -17,7 +17,13 @@ from pathlib import Path
 
 import httpx
 
-from devstack.__main__ import DEV_DEFAULTS, DEV_SERVER_TUNING, SEARCH_ATTRIBUTES, temporal_binary
+from devstack.__main__ import (
+    DEV_DEFAULTS,
+    DEV_SERVER_TUNING,
+    SEARCH_ATTRIBUTES,
+    SQLITE_PRAGMAS,
+    temporal_binary,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_QUEUE = "tenantflow-bench"
@@ -113,9 +119,13 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Proce
     return Process(name, popen, log)
 
 
-def _temporal_argv(port: int, metrics_port: int) -> list[str]:
+def _temporal_argv(port: int, metrics_port: int, db_file: Path | None = None) -> list[str]:
     argv = [temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
     argv += ["--port", str(port), "--metrics-port", str(metrics_port), "--log-level", "warn"]
+    if db_file is not None:  # like `make dev`: state in a SQLite file, with its pragmas
+        argv += ["--db-filename", str(db_file)]
+        for pragma in SQLITE_PRAGMAS:
+            argv += ["--sqlite-pragma", pragma]
     for attribute in SEARCH_ATTRIBUTES:
         argv += ["--search-attribute", attribute]
     for value in DEV_SERVER_TUNING:
@@ -182,8 +192,9 @@ def _start(stack: ExitStack, procs: dict[str, Process], proc: Process) -> Proces
 
 
 @contextmanager
-def running_stack() -> Iterator[Stack]:
-    """Start every component on free ports; stop them all in reverse order on exit."""
+def running_stack(*, file_backed: bool = False) -> Iterator[Stack]:
+    """Start every component on free ports; stop them all in reverse order on exit.
+    `file_backed`: Temporal keeps its state in a SQLite file, as under `make dev`."""
     folder = Path(tempfile.mkdtemp(prefix="tenantflow-bench-"))
     logs = folder / "logs"
     logs.mkdir()
@@ -192,7 +203,8 @@ def running_stack() -> Iterator[Stack]:
         with ExitStack() as stack:
             database_url = stack.enter_context(_embedded_postgres(folder))
             temporal_port, metrics_port = free_port(), free_port()
-            argv = _temporal_argv(temporal_port, metrics_port)
+            db_file = folder / "temporal.db" if file_backed else None
+            argv = _temporal_argv(temporal_port, metrics_port, db_file)
             temporal = _start(stack, procs, _spawn("temporal", argv, dict(os.environ), logs))
             env = _child_env(database_url, temporal_port)
             _run_setup(env, logs)

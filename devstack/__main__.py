@@ -33,6 +33,10 @@ SEARCH_ATTRIBUTES = ("TenantId=Keyword", "TenantStatus=Keyword")
 # The dev server polls its transfer queue 20 times a second by default, adding 25-50 ms to
 # every step; see docs/architecture.md.
 DEV_SERVER_TUNING = ("history.transferProcessorMaxPollRPS=1000",)
+# The state file's SQLite in write-ahead-log mode, synced at checkpoints rather than on every
+# commit: a 100-tenant burst went from 10 s to 1.4 s (row -> Active p50). A power loss may lose
+# the last moments of a dev server's state; a crash of the process does not (WAL).
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 # Stateless components, restarted when they die; the others hold state and are not.
 RESTARTED = frozenset({"worker", "api", "smtp"})
 
@@ -53,6 +57,8 @@ def temporal_command(data: Path, port: str, ui_port: str) -> list[str]:
         argv += ["--search-attribute", attribute]
     for value in DEV_SERVER_TUNING:
         argv += ["--dynamic-config-value", value]
+    for pragma in SQLITE_PRAGMAS:
+        argv += ["--sqlite-pragma", pragma]
     return argv
 
 
