@@ -3,6 +3,7 @@ X-Forwarded-For unless the proxy is trusted."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ class Limited:
         return sign_ins.verifier.verified
 
 
+@contextmanager
 def _limited(settings: Settings, **overrides: Any) -> Iterator[Limited]:
     limits = {
         "login_limit_per_account": ACCOUNT_LIMIT,
@@ -60,12 +62,14 @@ def _limited(settings: Settings, **overrides: Any) -> Iterator[Limited]:
 
 @pytest.fixture
 def limited(settings: Settings) -> Iterator[Limited]:
-    yield from _limited(settings)
+    with _limited(settings) as limited:
+        yield limited
 
 
 @pytest.fixture
 def behind_proxy(settings: Settings) -> Iterator[Limited]:
-    yield from _limited(settings, trusted_proxies=("127.0.0.1",))
+    with _limited(settings, trusted_proxies=("127.0.0.1",)) as limited:
+        yield limited
 
 
 def login(username: str, password: str, tenant: str = "root") -> dict[str, str]:
@@ -97,6 +101,22 @@ async def test_a_burst_of_wrong_passwords_gets_the_limit_verified_and_the_rest_4
         right = await client.post("/api/auth/token", data=login(ROOT_EMAIL, ROOT_PASSWORD))
         assert right.status_code == 429
         assert limited.verified - before == ACCOUNT_LIMIT
+
+
+async def test_two_api_processes_share_the_counts(limited: Limited, settings: Settings) -> None:
+    """Counted in PostgreSQL: attempts on one API count on the other."""
+    with _limited(settings) as second:
+        async with (
+            httpx.AsyncClient(base_url=limited.url, timeout=60) as one,
+            httpx.AsyncClient(base_url=second.url, timeout=60) as two,
+        ):
+            codes = [
+                (
+                    await client.post("/api/auth/token", data=login(ROOT_EMAIL, "wrong-pass1"))
+                ).status_code
+                for client in [one, two, one, two, one]
+            ]
+    assert codes == [401] * ACCOUNT_LIMIT + [429, 429]
 
 
 async def test_a_successful_sign_in_clears_the_accounts_count(limited: Limited) -> None:
