@@ -1,8 +1,10 @@
 """Replay workflow histories against the current code, to catch non-determinism.
 
-`tests/histories/*.json` are histories recorded from earlier versions of the workflows: a change
-that would break runs already in flight fails here. Record a new one after a deliberate,
-`workflow.patched()`-guarded change with `TENANTFLOW_RECORD_HISTORY=1 make test`.
+`tests/histories/*.json` are histories recorded from earlier versions of the workflows (every
+workflow type; provisioning also cancelled, and cancelled while a step retries): a change that
+would break runs already in flight fails here. Before a deliberate, `workflow.patched()`-guarded
+change, record the old version's histories with `tests/histories/record_histories.py` (see
+there); `*-fast.json` are from the version with the fast provisioning path.
 """
 
 import asyncio

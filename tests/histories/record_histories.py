@@ -1,0 +1,75 @@
+"""Record one history per workflow type and path into tests/histories, from the code checked
+out, for tests/integration/test_replay.py to replay against later code. Run it on the version
+*before* a `workflow.patched()` change (e.g. in a `git worktree` of it) and keep its output:
+
+    HISTORY_OUT=tests/histories .venv/bin/python -m pytest tests/histories/record_histories.py
+
+Paths: provisioning to Active, then update and delete; cancelled during migrations; cancelled
+while the database step retries (a session holds template1)."""
+
+import os
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from core.naming import storage_name
+from core.settings import Settings
+from core.status import TenantStatus
+from tests.helpers import step_held, tenant_body, unique_tenant_id, wait_for_status, wait_for_step
+from tests.integration.test_cancel_wins import template_held, wait_for_create_database_statement
+
+OUT = Path(os.environ.get("HISTORY_OUT", "tests/histories"))
+FINAL = {TenantStatus.ACTIVE, TenantStatus.FAILED, TenantStatus.CANCELLED, TenantStatus.DELETED}
+
+
+async def save(client: Client, workflow_id: str, name: str) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.result()
+    except Exception:
+        pass
+    history = await handle.fetch_history()
+    await asyncio.to_thread(OUT.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread((OUT / f"{name}.json").write_text, history.to_json())
+
+
+async def test_record_histories(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> None:
+    # provision → Active, then update, then delete
+    t = unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(t))).status_code == 202
+    await wait_for_status(api, t, FINAL)
+    await save(temporal_client, f"provision-tenant-{t}", "provision-tenant-active")
+    r = await api.put(f"/api/tenants/{t}", json={"name": "Renamed", "isActive": True})
+    assert r.status_code == 202, r.text
+    await wait_for_status(api, t, FINAL)
+    await save(temporal_client, r.json()["workflowId"], "update-tenant-active")
+    r = await api.delete(f"/api/tenants/{t}")
+    assert r.status_code == 202, r.text
+    await wait_for_status(api, t, FINAL)
+    await save(temporal_client, r.json()["workflowId"], "deprovision-tenant-deleted")
+
+    # provision cancelled during migrations (compensation of started steps)
+    t = unique_tenant_id()
+    async with step_held(settings, t, "migrate_tenant_database"):
+        assert (await api.post("/api/tenants", json=tenant_body(t))).status_code == 202
+        await wait_for_step(api, t, "migrate_tenant_database", "running")
+        assert (await api.post(f"/api/tenants/{t}/cancel")).status_code == 202
+    await wait_for_status(api, t, FINAL)
+    await save(temporal_client, f"provision-tenant-{t}", "provision-tenant-cancelled")
+
+    # provision cancelled while create_tenant_database retries: the old code ended it Failed
+    t = unique_tenant_id()
+    async with template_held(settings):
+        assert (
+            await api.post("/api/tenants", json=tenant_body(t, isolated=True))
+        ).status_code == 202
+        await wait_for_step(api, t, "create_tenant_database", "retrying")
+        await wait_for_create_database_statement(
+            settings, storage_name(settings.tenant_storage_prefix, t)
+        )
+        assert (await api.post(f"/api/tenants/{t}/cancel")).status_code == 202
+        await wait_for_status(api, t, FINAL, within=60)
+    await save(temporal_client, f"provision-tenant-{t}", "provision-tenant-cancel-during-retry")
