@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test lint fmt bench bench-provision install worker api migrate clean browser
+.PHONY: dev test faults lint fmt bench bench-provision install worker api migrate clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ dev: $(STAMP) $(DOCS_ASSETS)
 ## Lint, type-check, then run the whole test suite against real Temporal and PostgreSQL.
 test: $(STAMP) $(DOCS_ASSETS) $(CHROMIUM) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The fault-injection suite at full size (docs/reliability.md); `make test` runs it small.
+faults: $(STAMP)
+	FAULTS_SCALE=full $(BIN)/python -m pytest tests/faults -m faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

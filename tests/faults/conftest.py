@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.main import create_app
+from core.models import RateLimit
 from core.settings import Settings
 from tests.helpers import serve_in_thread
 
@@ -36,3 +39,14 @@ async def own_api(own_settings: Settings, root_token: str) -> AsyncIterator[http
     with serve_in_thread(create_app(own_settings)) as url:
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
             yield client
+
+
+@pytest.fixture
+async def fresh_counts(control_plane: AsyncEngine) -> AsyncIterator[None]:
+    """Sign-in counts are shared by every API of the session (and 127.0.0.1 is every test's
+    address): start with none and leave none behind."""
+    async with control_plane.begin() as conn:
+        await conn.execute(delete(RateLimit))
+    yield
+    async with control_plane.begin() as conn:
+        await conn.execute(delete(RateLimit))

@@ -13,10 +13,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.models import RateLimit
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.conftest import ROOT_EMAIL, token_for
@@ -105,16 +102,6 @@ async def test_a_tenant_admins_token_gets_403_on_every_root_endpoint(
         )
         codes[(method, path)] = response.status_code
     assert codes == dict.fromkeys(ROOT_ENDPOINTS, 403)
-
-
-@pytest.fixture
-async def fresh_counts(control_plane: AsyncEngine) -> AsyncIterator[None]:
-    """Sign-in counts are shared by every API of the session: start and leave them empty."""
-    async with control_plane.begin() as conn:
-        await conn.execute(delete(RateLimit))
-    yield
-    async with control_plane.begin() as conn:
-        await conn.execute(delete(RateLimit))
 
 
 async def test_a_flood_of_wrong_passwords_is_throttled_while_creation_goes_on(
