@@ -101,7 +101,14 @@ class WorkflowReader:
             await self._follow(run)
         except Exception:
             log.exception("progress reader of %s failed", self.workflow_id)
-            await self._publish(await self._final(None))
+            # The row as it is, if it holds a final state (the run is unknown, not gone: no
+            # guessing at its outcome); an in-flight row's id would outrank the run's own
+            # snapshots. Else subscribers end without it (503, or a reconnect later).
+            try:
+                if (row := await self._row(None)).terminal:
+                    await self._publish(row)
+            except Exception:
+                log.exception("progress reader of %s: the row cannot be read", self.workflow_id)
         finally:
             async with self._changed:
                 self._changed.notify_all()  # waiters see the reader has finished
@@ -151,17 +158,19 @@ class WorkflowReader:
 
     async def _query(self, run: Run) -> Snapshot | None:
         query = asyncio.ensure_future(query_progress(run, QUERY_TIMEOUT))
-        if self.latest is None:
-            # Subscribers should not wait on a missing worker: show the row meanwhile.
-            await asyncio.wait({query}, timeout=QUERY_PATIENCE.total_seconds())
-            if not query.done():
-                await self._publish(await self._row(run))
         try:
+            if self.latest is None:
+                # Subscribers should not wait on a missing worker: show the row meanwhile.
+                await asyncio.wait({query}, timeout=QUERY_PATIENCE.total_seconds())
+                if not query.done():
+                    await self._publish(await self._row(run))
             return await query
         except QUERY_ERRORS as err:
             # No worker to answer, or Temporal unreachable: the row stands in until one answers.
             log.warning("progress query of %s failed: %s", self.workflow_id, err)
             return await self._row(run) if self.latest is None else None
+        finally:
+            query.cancel()  # a no-op once it is done; else the reader is being cancelled
 
     async def _final(self, run: Run | None) -> Snapshot:
         if run is not None and (snapshot := await closing_snapshot(run)) is not None:
@@ -170,7 +179,7 @@ class WorkflowReader:
         async with self._hub.sessions() as session:
             return final_row(await self._tenant(session), run)
 
-    async def _row(self, open_run: Run) -> Snapshot:
+    async def _row(self, open_run: Run | None) -> Snapshot:
         async with self._hub.sessions() as session:
             return row_snapshot(await self._tenant(session), open_run)
 

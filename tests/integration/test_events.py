@@ -12,15 +12,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx_sse import ServerSentEvent, aconnect_sse
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from temporalio.client import Client
 
 from api.main import create_app
+from api.progress_hub import ProgressHub
+from core.models import Tenant
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.conftest import token_for
 from tests.helpers import (
     PASSWORD,
+    free_port,
     occupy_database_name,
     serve_in_thread,
     step_held,
@@ -372,3 +375,31 @@ async def test_a_retried_tenant_never_shows_the_previous_runs_outcome(
     assert failed_again["status"] == "Failed"
     assert failed_again["runStartedAt"] != failed["runStartedAt"], "the previous run's snapshot"
     assert int(again[-1].id) > int(first[-1].id)
+
+
+async def test_with_temporal_unreachable_a_reader_shows_only_a_final_row_as_it_is(
+    api: httpx.AsyncClient, settings: Settings, control_plane: AsyncEngine
+) -> None:
+    done, busy = unique_tenant_id(), unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(done))).status_code == 202
+    await wait_for_status(api, done, {TenantStatus.ACTIVE})
+    nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    hub = ProgressHub(nowhere, async_sessionmaker(control_plane, expire_on_commit=False))
+    async with step_held(settings, busy, "migrate_tenant_database"):
+        assert (await api.post("/api/tenants", json=tenant_body(busy))).status_code == 202
+        await wait_for_step(api, busy, "migrate_tenant_database", "running")
+        try:
+            async with async_sessionmaker(control_plane)() as session:
+                rows = [await session.get(Tenant, tenant_id) for tenant_id in (done, busy)]
+            latest = []
+            for row in rows:
+                assert row is not None
+                async with hub.subscribe(row) as reader, asyncio.timeout(30):
+                    await reader.task
+                latest.append(reader.latest)
+            active, provisioning = latest
+        finally:
+            await hub.close()
+    assert active is not None and active.progress.status == "Active"
+    # Not a guess at the run's outcome (Failed, "unknown to Temporal"): nothing; the API says 503.
+    assert provisioning is None
