@@ -1,9 +1,11 @@
 """Activities on a tenant's own storage: its database or schema, and its Alembic migrations."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -23,6 +25,7 @@ from core.database import create_database_unless_exists, sqlstate
 from core.migrate import alembic_turn, upgrade
 from core.models import Tenant
 from core.naming import ownership_marker
+from core.tenant_ddl import fresh_schema_sql, upgrade_fresh
 
 
 @dataclass(frozen=True)
@@ -97,16 +100,15 @@ class TenantStorageActivities:
         # (the tenant's database may be brand new) on a connection of its own: this process's
         # Alembic turn is taken first, and no pooled connection waits for either lock.
         key = f"migrate:{placement.database}:{placement.schema}"
-        async with (
-            heartbeating(),
-            alembic_turn(),
-            self.engines.locks().connect() as lock_conn,
-            advisory_lock(lock_conn, key),
-            self.engines.database(placement.database, shared=not placement.isolated) as engine,
-            engine.begin() as conn,
-        ):
+        rendered = await fresh_schema_sql()  # once per process; before any connection is held
+        async with heartbeating():
             try:
-                revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
+                async with self._migrating(placement, key) as conn:
+                    fresh = await upgrade_fresh(conn, placement.schema, rendered)
+                revision = rendered[0]
+                if not fresh:  # at an older revision: Alembic, one upgrade at a time
+                    async with alembic_turn(), self._migrating(placement, key) as conn:
+                        revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
             except Exception as err:
                 if _is_sql_error(err):
                     raise ApplicationError(
@@ -114,6 +116,18 @@ class TenantStorageActivities:
                     ) from err
                 raise
         return Migrated(revision)
+
+    @contextlib.asynccontextmanager
+    async def _migrating(self, placement: _Placement, key: str) -> AsyncIterator[AsyncConnection]:
+        """A transaction on the tenant's database, while this worker holds the tenant's
+        migration lock (taken on a control-plane connection outside the worker's pool)."""
+        async with (
+            self.engines.locks().connect() as lock_conn,
+            advisory_lock(lock_conn, key),
+            self.engines.database(placement.database, shared=not placement.isolated) as engine,
+            engine.begin() as conn,
+        ):
+            yield conn
 
     async def _placement(self, tenant_id: str) -> _Placement:
         async with self.control_plane.connect() as conn:

@@ -12,6 +12,7 @@ from activities import _postgres
 from activities.models import TenantRef
 from activities.progress import AttemptReporter
 from activities.tenant_storage import TenantStorageActivities
+from core import tenant_ddl
 from core.database import create_engine
 from core.migrate import alembic_turn, head_revision, waiting_for_turn
 from core.settings import Settings
@@ -24,8 +25,10 @@ QUEUED = 20
 
 
 async def test_queued_migrations_hold_no_pooled_connection_while_they_wait(
-    settings: Settings, control_plane: AsyncEngine
+    settings: Settings, control_plane: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Not rendered yet in this process: every migration needs the Alembic turn first.
+    monkeypatch.setattr(tenant_ddl, "_rendered", None)
     assert settings.database_url
     # The worker's pool, as in workflows/worker.py: 5 connections + 10 overflow.
     pool = create_engine(settings.database_url)
