@@ -17,9 +17,10 @@ class ActivityPolicy:
     heartbeat_timeout: timedelta | None = None
 
 
-# Status mirror on the control-plane row. "Tenant not found" stays retryable for a few seconds:
-# the API commits the row just after it starts the workflow, and the first update can win that
-# race by a few milliseconds (hence the short first interval). Worst case ~16 s of backoff.
+# Status writes on the control-plane row (local activities on the fast path). The first write
+# waits for the API's creating transaction (core/lifecycle.py's creation lock); "tenant not
+# found" stays retryable for a few seconds all the same, for an API that died before its commit
+# was sent. Worst case ~16 s of backoff.
 STATUS_UPDATE = ActivityPolicy(
     start_to_close_timeout=timedelta(seconds=10),
     retry_policy=RetryPolicy(
@@ -38,7 +39,11 @@ CREATE_ADMIN_USER = ActivityPolicy(
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=10),
         maximum_attempts=5,
-        non_retryable_error_types=[errors.TENANT_NOT_FOUND, errors.TENANT_MISCONFIGURED],
+        non_retryable_error_types=[
+            errors.TENANT_NOT_FOUND,
+            errors.TENANT_MISCONFIGURED,
+            errors.CANNOT_UNSEAL_PASSWORD,
+        ],
     ),
 )
 
