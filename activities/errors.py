@@ -6,3 +6,5 @@ STORAGE_NAME_TAKEN = "StorageNameTaken"
 MIGRATION_FAILED = "MigrationFailed"
 EMAIL_REJECTED = "EmailRejected"
 ILLEGAL_TRANSITION = "IllegalTransition"
+# The worker's PASSWORD_SEALING_KEY is missing or is not the API's: no retry can unseal it.
+CANNOT_UNSEAL_PASSWORD = "CannotUnsealPassword"

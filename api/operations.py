@@ -22,7 +22,7 @@ from core import lifecycle
 from core.lifecycle import Operation
 from core.models import Tenant
 from core.naming import storage_name
-from core.passwords import hash_password_async
+from core.passwords import admin_password_columns
 from core.settings import Settings
 from core.status import ROOT_TENANT_ID, TenantStatus
 from workflows.deprovision_tenant import DeprovisionTenant
@@ -59,8 +59,11 @@ class Operations:
         self, request: TenantCreate, initiated_by: str | None, *, send_welcome_email: bool = False
     ) -> TenantAccepted:
         name = storage_name(self.settings.tenant_storage_prefix, request.id)
-        # Hashed before the transaction opens: the row lock is held for milliseconds.
-        password_hash = await hash_password_async(request.password.get_secret_value())
+        # Sealed for the worker to hash (no Argon2 in the request); without PASSWORD_SEALING_KEY
+        # hashed, before the transaction opens: the row lock is held for milliseconds.
+        admin_password = await admin_password_columns(
+            self.settings.sealing_key(), request.id, request.password.get_secret_value()
+        )
         isolated = request.has_isolated_database
         workflow_id = provision_workflow_id(request.id)
         arg = ProvisionTenantInput(
@@ -83,7 +86,7 @@ class Operations:
                     "database_name": name if isolated else self.settings.tenants_database,
                     "schema_name": "public" if isolated else name,
                     "admin_email": request.admin_email,
-                    "admin_password_hash": password_hash,
+                    **admin_password,
                     "workflow_id": workflow_id,
                     "initiated_by": initiated_by,
                 },

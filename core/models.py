@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -49,8 +50,11 @@ class Tenant(Base):
     database_name: Mapped[str | None] = mapped_column(String(63))
     schema_name: Mapped[str | None] = mapped_column(String(63))
     admin_email: Mapped[str | None] = mapped_column(String(320))
-    # Kept here (never in workflow history) for the create-admin-user activity to read.
+    # The new admin's password for the create-admin-user activity, kept here (never in workflow
+    # history): sealed by the API (core/sealing.py), or hashed when no sealing key is set. That
+    # activity clears both when it creates the user.
     admin_password_hash: Mapped[str | None] = mapped_column(Text)
+    admin_password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     provisioning_error: Mapped[str | None] = mapped_column(Text)
     last_provisioning_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     workflow_id: Mapped[str | None] = mapped_column(String(200))

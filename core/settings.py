@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.sealing import decode_key
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -35,6 +37,11 @@ class Settings(BaseSettings):
         default=None, description="HMAC key of access tokens: at least 32 bytes (RFC 7518 3.2)."
     )
     jwt_ttl_minutes: int = Field(default=60, ge=1)
+    password_sealing_key: SecretStr | None = Field(
+        default=None,
+        description="base64url of 32 random bytes: the API seals new admins' passwords with it "
+        "(AES-GCM) and the worker unseals and hashes them. Unset: the API hashes in the request.",
+    )
     root_email: str = "root@example.com"
     root_password: SecretStr | None = None
 
@@ -98,6 +105,23 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item)  # ValueError names the bad entry
         return value
+
+    @field_validator("password_sealing_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("password_sealing_key")
+    @classmethod
+    def _sealing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(value.get_secret_value())  # ValueError says what is wrong
+        return value
+
+    def sealing_key(self) -> bytes | None:
+        """PASSWORD_SEALING_KEY's bytes, or None when it is not set."""
+        key = self.password_sealing_key
+        return None if key is None else decode_key(key.get_secret_value())
 
     @field_validator("jwt_secret")
     @classmethod

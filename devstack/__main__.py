@@ -24,10 +24,13 @@ import psutil
 from devstack.processes import Child, CrashPolicy, run_once, say
 
 # Development defaults: printed at start-up, never meant for production.
+SECRETS = frozenset({"JWT_SECRET", "PASSWORD_SEALING_KEY"})  # not printed, even the defaults
 DEV_DEFAULTS = {
     "JWT_SECRET": "dev-only-insecure-jwt-secret-change-me-0000",
     "ROOT_EMAIL": "root@example.com",
     "ROOT_PASSWORD": "rootpass123",
+    # base64url of b"dev-only-insecure-sealing-key-00": development only, like the others.
+    "PASSWORD_SEALING_KEY": "ZGV2LW9ubHktaW5zZWN1cmUtc2VhbGluZy1rZXktMDA=",
 }
 SEARCH_ATTRIBUTES = ("TenantId=Keyword", "TenantStatus=Keyword")
 # The dev server polls its transfer queue 20 times a second by default, adding 25-50 ms to
@@ -176,7 +179,7 @@ def banner(env: dict[str, str], defaults_used: list[str], ui_port: str | None) -
     if not env.get("SMTP_HOST"):
         say("devstack", f"Mail       SMTP sink on 127.0.0.1:{env['SMTP_PORT']}, printed as [smtp]")
     for key in defaults_used:
-        shown = env[key] if key != "JWT_SECRET" else "(development secret)"
+        shown = env[key] if key not in SECRETS else "(development secret)"
         say("devstack", f"DEVELOPMENT DEFAULT {key}={shown}  -- set {key} for anything real")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from core.settings import Settings
-from tests.helpers import free_port
+from tests.helpers import free_port, sealing_env
 
 
 @contextmanager
@@ -29,6 +29,7 @@ def api_process(settings: Settings, **env: str) -> Iterator[tuple[str, int]]:
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "API_PORT": str(port),
+        **sealing_env(settings),
         **env,
     }
     process = subprocess.Popen([sys.executable, "-m", "api"], env=environment)

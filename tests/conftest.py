@@ -105,6 +105,8 @@ async def settings(
         temporal_namespace=temporal_client.namespace,
         temporal_task_queue=f"tenantflow-test-{run}",
         jwt_secret=SecretStr("test-only-jwt-secret-0123456789abcdef"),
+        # base64url of b"test-only-password-sealing-key-0": tests only.
+        password_sealing_key=SecretStr("dGVzdC1vbmx5LXBhc3N3b3JkLXNlYWxpbmcta2V5LTA="),
         root_email=ROOT_EMAIL,
         root_password=SecretStr(ROOT_PASSWORD),
         smtp_port=smtp_server.port,
@@ -213,7 +215,7 @@ async def flaky_settings(
     """Settings whose task queue is served by a worker with a flaky create_tenant_database."""
     task_queue = f"flaky-{uuid.uuid4().hex[:8]}"
     reporter = AttemptReporter(temporal_client)
-    control = ControlPlaneActivities(control_plane, reporter)
+    control = ControlPlaneActivities(control_plane, reporter, settings.sealing_key())
     storage = FlakyStorage(control_plane, reporter, failures=2)
     activities = [
         control.set_tenant_status,

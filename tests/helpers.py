@@ -227,3 +227,10 @@ async def listed_runs(client: Client, query: str, expected: int, within: float =
             if len(ids) >= expected:
                 return ids
             await asyncio.sleep(0.1)
+
+
+def sealing_env(settings: Settings) -> dict[str, str]:
+    """PASSWORD_SEALING_KEY for a component process: the API that seals a new admin's password
+    and the worker that unseals it need the same key."""
+    key = settings.password_sealing_key
+    return {} if key is None else {"PASSWORD_SEALING_KEY": key.get_secret_value()}

@@ -37,7 +37,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> list[Any]:
     reporter = AttemptReporter(client)
-    control_plane = ControlPlaneActivities(engine, reporter)
+    control_plane = ControlPlaneActivities(engine, reporter, settings.sealing_key())
     storage = TenantStorageActivities(engine, reporter)
     email = EmailActivities(settings, reporter)
     return [

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from devstack.__main__ import DEV_SERVER_TUNING, SEARCH_ATTRIBUTES, temporal_binary
+from tests.helpers import sealing_env
 
 
 class Component:
@@ -92,6 +93,7 @@ def component_env(settings: Settings, **extra: str) -> dict[str, str]:
         "ROOT_PASSWORD": settings.root_password.get_secret_value(),
         "SMTP_PORT": str(settings.smtp_port),
         "PYTHONUNBUFFERED": "1",
+        **sealing_env(settings),
     }
     return env | extra
 

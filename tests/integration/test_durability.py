@@ -21,7 +21,7 @@ from api.schemas import TenantCreate
 from core.naming import storage_name
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import PASSWORD, step_held, unique_tenant_id, wait_for_status
+from tests.helpers import PASSWORD, sealing_env, step_held, unique_tenant_id, wait_for_status
 from workflows.provision_tenant import ProvisionTenant
 
 pytestmark = pytest.mark.integration
@@ -36,6 +36,7 @@ def worker_process(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        **sealing_env(settings),
     }
     process = subprocess.Popen([sys.executable, "-m", "workflows.worker"], env=env)
     try:

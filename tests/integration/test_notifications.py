@@ -29,6 +29,7 @@ from tests.helpers import (
     free_port,
     listen,
     occupy_database_name,
+    sealing_env,
     serve_in_thread,
     tenant_body,
     unique_tenant_id,
@@ -101,6 +102,7 @@ def second_api_process(settings: Settings) -> Iterator[str]:
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "API_PORT": str(port),
+        **sealing_env(settings),
     }
     process = subprocess.Popen([sys.executable, "-m", "api"], env=env)
     url = f"http://127.0.0.1:{port}"
