@@ -46,7 +46,7 @@ def forgeries(root_token: str, settings: Settings) -> dict[str, str]:
     root = claims_of(root_token)
     past = datetime.now(UTC) - timedelta(minutes=5)
     forged = {
-        "alg none": jwt.encode(root, None, algorithm="none"),
+        "alg none": jwt.encode(root, "", algorithm="none"),
         "wrong key": jwt.encode(root, OTHER_KEY, algorithm="HS256"),
         "expired": jwt.encode(root | {"exp": past}, key, algorithm="HS256"),
         "garbage": "not.a.token",

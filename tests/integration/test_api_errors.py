@@ -167,7 +167,7 @@ async def test_bad_token_is_401_with_bearer_challenge(
         "wrong-secret": forged(settings, secret="another-secret-0123456789abcdef-0123456789"),
         "expired": forged(settings, exp=datetime.now(UTC) - timedelta(seconds=1)),
         "no-expiry": forged(settings, exp=None),
-        "alg-none": jwt.encode({"sub": "x", "tenant": "root", "roles": ["root"]}, None, "none"),
+        "alg-none": jwt.encode({"sub": "x", "tenant": "root", "roles": ["root"]}, "", "none"),
     }
     headers = {"Authorization": f"Bearer {tokens[case]}"} if tokens[case] else {}
     for method, path in [("GET", "/api/tenants"), ("POST", "/api/tenants")]:
