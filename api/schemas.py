@@ -111,6 +111,19 @@ class TenantOut(CamelModel):
     updated_on: datetime
 
 
+class TenantPage(CamelModel):
+    """One page of tenants; `nextCursor` fetches the next (null on the last page)."""
+
+    items: list[TenantOut]
+    total: int = Field(description="Tenants matching the filter, on all pages")
+    next_cursor: str | None
+
+
+class TenantStats(CamelModel):
+    total: int = Field(description="Every tenant, Deleted ones included")
+    by_status: dict[TenantStatus, int]
+
+
 class StepOut(CamelModel):
     name: str
     status: str

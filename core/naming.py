@@ -25,6 +25,9 @@ RESERVED_TENANT_IDS = frozenset(
         ROOT_TENANT_ID,
         "admin",
         "api",
+        # Paths beside /api/tenants/{id}: a tenant of that id could not be reached.
+        "bulk",
+        "stats",
         "default",
         "postgres",
         "public",

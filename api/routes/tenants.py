@@ -1,13 +1,31 @@
-from fastapi import APIRouter, status
-from sqlalchemy import select
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.exceptions import RequestValidationError
 from temporalio.service import RPCError
 
 from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound, ServiceUnavailable
 from api.operations import Operations, load_tenant
 from api.progress_source import current_snapshot
-from api.schemas import ProgressOut, TenantAccepted, TenantCreate, TenantOut
-from core.models import Tenant
+from api.schemas import (
+    ProgressOut,
+    TenantAccepted,
+    TenantCreate,
+    TenantOut,
+    TenantPage,
+    TenantStats,
+)
+from api.tenant_list import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    BadCursor,
+    Sort,
+    TenantFilter,
+    count_by_status,
+    list_tenants,
+)
+from core.status import TenantStatus
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])
 
@@ -28,11 +46,45 @@ async def create_tenant(
 # background sweep (api/sweeper.py) within RECONCILE_INTERVAL_SECONDS.
 
 
-@router.get("", response_model=list[TenantOut])
-async def list_tenants(user: RootUser, session: SessionDep) -> list[TenantOut]:
-    """All tenants, oldest first."""
-    rows = (await session.scalars(select(Tenant).order_by(Tenant.created_on, Tenant.id))).all()
-    return [TenantOut.model_validate(row) for row in rows]
+@router.get("", response_model=TenantPage)
+async def list_tenants_page(
+    user: RootUser,
+    session: SessionDep,
+    status: Annotated[
+        list[TenantStatus] | None,
+        Query(description="One or more statuses; without it every status but Deleted"),
+    ] = None,
+    q: Annotated[
+        str, Query(max_length=200, description="Part of the id, name or admin e-mail")
+    ] = "",
+    sort: Annotated[
+        Sort, Query(description="created (newest first), name or status; '-' reverses")
+    ] = Sort.CREATED,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="nextCursor of the previous page")
+    ] = None,
+) -> TenantPage:
+    """A page of tenants matching the filter, with the total and the next page's cursor."""
+    where = TenantFilter(frozenset(status or ()), q.strip())
+    try:
+        page = await list_tenants(session, where, sort, limit, cursor)
+    except BadCursor as err:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(err)}]
+        ) from err
+    return TenantPage(
+        items=[TenantOut.model_validate(row) for row in page.items],
+        total=page.total,
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/stats", response_model=TenantStats)
+async def get_tenant_stats(user: RootUser, session: SessionDep) -> TenantStats:
+    """How many tenants there are in each status."""
+    counts = await count_by_status(session)
+    return TenantStats(total=sum(counts.values()), by_status=counts)
 
 
 @router.get("/{tenant_id}", response_model=TenantOut)
