@@ -71,6 +71,15 @@ async function request(method, path, { json, form, auth = true } = {}) {
   throw new ApiError(response.status, data?.detail);
 }
 
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    for (const item of [value].flat()) if (item != null && item !== '') search.append(key, item);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
 const tenantPath = (id) => `/api/tenants/${encodeURIComponent(id)}`;
 
 export const api = {
@@ -78,7 +87,9 @@ export const api = {
     request('POST', '/api/auth/token', { form: { username, password, tenant }, auth: false }),
   signUp: (body) => request('POST', '/api/signup', { json: body, auth: false }),
   config: () => request('GET', '/api/config', { auth: false }),
-  tenants: () => request('GET', '/api/tenants'),
+  /** One page: `{items, total, nextCursor}`; `status` may be a list (repeated parameter). */
+  tenants: (params = {}) => request('GET', `/api/tenants${query(params)}`),
+  tenantStats: () => request('GET', '/api/tenants/stats'),
   tenant: (id) => request('GET', tenantPath(id)),
   createTenant: (body) => request('POST', '/api/tenants', { json: body }),
   updateTenant: (id, body) => request('PUT', tenantPath(id), { json: body }),

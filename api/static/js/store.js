@@ -63,8 +63,12 @@ export const store = {
   },
 };
 
-export async function loadTenants() {
-  store.setTenants(await api.tenants());
+/** One page of the list into the store (rows of other pages are dropped); resolves to the
+ * page (`{items, total, nextCursor}`). */
+export async function loadTenants(params) {
+  const page = await api.tenants(params);
+  store.setTenants(page.items);
+  return page;
 }
 
 /** Refetch one row; a 404 removes it. Resolves to the row, or null when it is gone. */

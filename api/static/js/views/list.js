@@ -1,24 +1,51 @@
-// All tenants, newest first, updated live: progress streams for work in flight, notifications
-// for outcomes, and a slow refresh (and one on returning to the tab) for changes made elsewhere.
+// The tenant list, for fleets of thousands: status tabs with counts, a server-side search,
+// sortable columns and keyset paging. Only the page on screen is loaded; it stays live through
+// progress streams for work in flight, notifications for outcomes, and a slow refresh (and one
+// on returning to the tab) for changes made elsewhere.
 
+import { api } from '../api.js';
 import { h, icon } from '../dom.js';
-import { isBusy, storageText } from '../format.js';
+import { isBusy, STATUSES, storageText } from '../format.js';
 import * as streams from '../streams.js';
 import { loadTenants, store } from '../store.js';
 import { statusBadge, timeText } from './components.js';
 
 const REFRESH_MS = 30_000;
+const SEARCH_DELAY_MS = 250;
+const PAGE_SIZE = 50;
+const TABS = [null, ...Object.keys(STATUSES)];
+// Each sortable column and the direction its plain key sorts in (`-key` reverses it).
+const COLUMNS = { name: 'ascending', status: 'ascending', created: 'descending' };
+const BUSY = Object.keys(STATUSES).filter(isBusy);
+
+// Kept across visits: back from a tenant's page, the list is where it was left.
+const view = { status: null, q: '', sort: 'created', cursors: [null] };
 
 export function mountList(main) {
   const search = h('input.input.search-input', {
     type: 'search',
-    placeholder: 'Search by name or ID',
+    placeholder: 'Search by name, ID or admin e-mail',
     'aria-label': 'Search tenants',
-    oninput: () => render(),
+    value: view.q,
+    oninput: () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(applySearch, SEARCH_DELAY_MS);
+    },
+    onkeydown: (event) => {
+      if (event.key !== 'Enter') return;
+      clearTimeout(searchTimer);
+      applySearch();
+    },
   });
   const summary = h('p.lead', { 'aria-live': 'polite' });
+  const tabs = h('div.tabs', { role: 'group', 'aria-label': 'Filter by status' });
   const tbody = h('tbody');
   const placeholder = h('div.table-state', {}, 'Loading tenants…');
+  const headers = {
+    name: sortHeader('name', 'Tenant'),
+    status: sortHeader('status', 'Status'),
+    created: sortHeader('created', 'Created', 'col-created'),
+  };
   const table = h(
     'table.table',
     {},
@@ -29,17 +56,29 @@ export function mountList(main) {
       h(
         'tr',
         {},
-        h('th', { scope: 'col' }, 'Tenant'),
-        h('th', { scope: 'col' }, 'Status'),
+        headers.name,
+        headers.status,
         h('th.col-storage', { scope: 'col' }, 'Storage'),
         h('th', { scope: 'col' }, 'Last attempt'),
-        h('th.col-created', { scope: 'col' }, 'Created'),
+        headers.created,
       ),
     ),
     tbody,
   );
-  let loaded = false;
+  const range = h('span.pager-range', { 'aria-live': 'polite' });
+  const previous = h(
+    'button.button.button--ghost',
+    { type: 'button', onclick: () => turn(-1) },
+    'Previous',
+  );
+  const next = h('button.button.button--ghost', { type: 'button', onclick: () => turn(1) }, 'Next');
+  const pager = h('nav.pager', { 'aria-label': 'Pages' }, range, h('div', {}, previous, next));
+
+  let page = null;
+  let stats = null;
   let failed = null;
+  let searchTimer;
+  let request = 0;
   const rows = new Map();
 
   main.replaceChildren(
@@ -54,29 +93,122 @@ export function mountList(main) {
         h('a.button.button--primary', { href: '#/new' }, icon('plus'), 'New tenant'),
       ),
     ),
-    h('div.card.card--flush', {}, table, placeholder),
+    tabs,
+    h('div.card.card--flush', {}, table, placeholder, pager),
   );
 
+  function sortHeader(key, label, extra) {
+    return h(
+      'th',
+      { scope: 'col', class: extra },
+      h(
+        'button.sort',
+        { type: 'button', onclick: () => sortBy(key), 'data-sort': key },
+        label,
+        h('span.sort-arrow', { 'aria-hidden': 'true' }),
+      ),
+    );
+  }
+
+  function sortBy(key) {
+    view.sort = view.sort === key ? `-${key}` : key;
+    restart();
+  }
+
+  function applySearch() {
+    const q = search.value.trim();
+    if (q === view.q) return;
+    view.q = q;
+    restart();
+  }
+
+  function choose(status) {
+    view.status = status;
+    restart();
+  }
+
+  function restart() {
+    view.cursors = [null];
+    load();
+  }
+
+  function turn(step) {
+    if (step > 0 && page?.nextCursor) view.cursors.push(page.nextCursor);
+    else if (step < 0 && view.cursors.length > 1) view.cursors.pop();
+    else return;
+    load().then(() => tbody.querySelector('a')?.focus({ preventScroll: false }));
+  }
+
   function render() {
-    const all = store.tenants();
-    const query = search.value.trim().toLowerCase();
-    const shown = all
-      .filter((t) => !query || t.id.includes(query) || t.name.toLowerCase().includes(query))
-      .sort(
-        (a, b) => (b.createdOn ?? '').localeCompare(a.createdOn ?? '') || a.id.localeCompare(b.id),
-      );
-    summary.textContent = loaded ? summarise(all) : '';
-    placeholder.hidden = loaded && !failed && shown.length > 0;
+    renderTabs();
+    renderHeaders();
+    summary.textContent = stats ? summarise(stats) : '';
+    const shown = page ? page.ids.map((id) => store.tenant(id)).filter(Boolean) : [];
+    placeholder.hidden = Boolean(page) && !failed && shown.length > 0;
     if (failed) placeholder.replaceChildren(failed);
-    else if (!loaded) placeholder.textContent = 'Loading tenants…';
-    else if (!all.length) placeholder.textContent = 'No tenants yet. Create the first one.';
-    else placeholder.textContent = `No tenant matches “${search.value}”.`;
+    else if (!page) placeholder.textContent = 'Loading tenants…';
+    else placeholder.textContent = emptyText();
     updateRows(shown);
+    renderPager();
+  }
+
+  function emptyText() {
+    if (view.q) return `No tenant matches “${view.q}”.`;
+    if (view.status) return `No ${view.status} tenants.`;
+    return 'No tenants yet. Create the first one.';
+  }
+
+  function renderTabs() {
+    const buttons = TABS.map((status) => {
+      const count = stats ? tabCount(stats, status) : null;
+      return h(
+        'button.tab',
+        {
+          type: 'button',
+          'aria-pressed': String(view.status === status),
+          'data-status': status ?? 'all',
+          class: count === 0 ? 'tab--empty' : null,
+          onclick: () => choose(status),
+        },
+        status ?? 'All',
+        count != null && h('span.tab-count', {}, count.toLocaleString()),
+      );
+    });
+    const focused = document.activeElement?.closest('.tab')?.dataset.status;
+    tabs.replaceChildren(...buttons);
+    if (focused) tabs.querySelector(`[data-status="${focused}"]`)?.focus();
+  }
+
+  function renderHeaders() {
+    const key = view.sort.replace(/^-/, '');
+    const reversed = view.sort.startsWith('-');
+    for (const [column, th] of Object.entries(headers)) {
+      if (column !== key) {
+        th.removeAttribute('aria-sort');
+        th.querySelector('.sort-arrow').textContent = '';
+        continue;
+      }
+      const natural = COLUMNS[column];
+      const direction = reversed === (natural === 'ascending') ? 'descending' : 'ascending';
+      th.setAttribute('aria-sort', direction);
+      th.querySelector('.sort-arrow').textContent = direction === 'ascending' ? '▲' : '▼';
+    }
+  }
+
+  function renderPager() {
+    const index = view.cursors.length - 1;
+    pager.hidden = !page || page.total === 0;
+    if (!page) return;
+    const first = index * PAGE_SIZE + 1;
+    const last = index * PAGE_SIZE + page.ids.length;
+    range.textContent = `${first.toLocaleString()}–${last.toLocaleString()} of ${page.total.toLocaleString()}`;
+    previous.disabled = index === 0;
+    next.disabled = !page.nextCursor;
   }
 
   function updateRows(shown) {
     const focusedId = document.activeElement?.closest('tr')?.dataset.id;
-    const next = shown.map((tenant) => {
+    const nextRows = shown.map((tenant) => {
       const key = JSON.stringify(tenant);
       const existing = rows.get(tenant.id);
       if (existing?.key === key) return existing.el;
@@ -85,19 +217,33 @@ export function mountList(main) {
       return el;
     });
     const current = [...tbody.children];
-    if (current.length !== next.length || current.some((el, i) => el !== next[i])) {
-      tbody.replaceChildren(...next);
+    if (current.length !== nextRows.length || current.some((el, i) => el !== nextRows[i])) {
+      tbody.replaceChildren(...nextRows);
       if (focusedId) tbody.querySelector(`tr[data-id="${CSS.escape(focusedId)}"] a`)?.focus();
     }
   }
 
   async function load() {
+    const mine = ++request;
+    const params = {
+      status: view.status ?? undefined,
+      q: view.q,
+      sort: view.sort,
+      limit: PAGE_SIZE,
+      cursor: view.cursors.at(-1) ?? undefined,
+    };
     try {
-      await loadTenants();
-      loaded = true;
+      const [answer, counts] = await Promise.all([loadTenants(params), api.tenantStats()]);
+      if (mine !== request) return;
+      page = { ids: answer.items.map((t) => t.id), total: answer.total, nextCursor: answer.nextCursor };
+      stats = counts;
       failed = null;
     } catch (error) {
-      if (error.status === 401) return;
+      if (mine !== request || error.status === 401) return;
+      if (error.status === 422 && view.cursors.length > 1) {
+        restart(); // a cursor of another sort or an old version: start over
+        return;
+      }
       failed = h(
         'span',
         {},
@@ -120,19 +266,25 @@ export function mountList(main) {
     cleanup() {
       unsubscribe();
       clearInterval(timer);
+      clearTimeout(searchTimer);
       document.removeEventListener('visibilitychange', refreshWhenVisible);
       streams.watch({});
     },
   };
 }
 
-function summarise(tenants) {
-  const count = (test) => tenants.filter(test).length;
-  const parts = [`${tenants.length} ${tenants.length === 1 ? 'tenant' : 'tenants'}`];
-  const busy = count((t) => isBusy(t.status));
-  const failed = count((t) => t.status === 'Failed');
-  if (busy) parts.push(`${busy} in progress`);
-  if (failed) parts.push(`${failed} failed`);
+function tabCount(stats, status) {
+  if (status) return stats.byStatus[status] ?? 0;
+  return stats.total - (stats.byStatus.Deleted ?? 0);
+}
+
+function summarise(stats) {
+  const total = tabCount(stats, null);
+  const parts = [`${total.toLocaleString()} ${total === 1 ? 'tenant' : 'tenants'}`];
+  const busy = BUSY.reduce((sum, status) => sum + (stats.byStatus[status] ?? 0), 0);
+  const failed = stats.byStatus.Failed ?? 0;
+  if (busy) parts.push(`${busy.toLocaleString()} in progress`);
+  if (failed) parts.push(`${failed.toLocaleString()} failed`);
   return parts.join(' · ');
 }
 
@@ -145,7 +297,9 @@ function row(tenant) {
       'data-status': tenant.status,
       class: tenant.status === 'Deleted' ? 'row--muted' : null,
       onclick: (event) => {
-        if (!event.target.closest('a, button') && !getSelection().toString()) location.hash = href;
+        if (!event.target.closest('a, button, input') && !getSelection().toString()) {
+          location.hash = href;
+        }
       },
     },
     h('td', {}, h('a.row-link', { href }, tenant.name), h('div.mono.subtle', {}, tenant.id)),
