@@ -4,43 +4,21 @@ Rows are written straight into the control plane (the list reads only rows); eac
 rows with a fresh word and searches for it, so other tests' tenants never get in the way.
 """
 
-import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.models import Tenant
 from core.status import TenantStatus
+from tests.fleet import EPOCH, seed, tag
 
 pytestmark = pytest.mark.integration
 
 S = TenantStatus
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def tag() -> str:
-    return f"lst{uuid.uuid4().hex[:8]}"
-
-
-async def seed(engine: AsyncEngine, rows: Iterable[dict[str, Any]]) -> list[str]:
-    values = [
-        {
-            "is_active": True,
-            "has_isolated_database": False,
-            "admin_email": f"admin@{row['id']}.example.com",
-            "created_on": EPOCH,
-        }
-        | row
-        for row in rows
-    ]
-    async with engine.begin() as conn:
-        await conn.execute(insert(Tenant), values)
-    return [str(v["id"]) for v in values]
 
 
 async def all_pages(api: httpx.AsyncClient, **params: Any) -> list[list[str]]:
