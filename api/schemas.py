@@ -124,6 +124,22 @@ class TenantStats(CamelModel):
     by_status: dict[TenantStatus, int]
 
 
+class RunOut(CamelModel):
+    """One workflow run of a tenant. `status` is Temporal's (Running, Completed, Failed,
+    Cancelled, Terminated, TimedOut); `tenantStatus` what the run last recorded for the tenant."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    label: str
+    status: str
+    tenant_status: TenantStatus | None
+    started_at: datetime
+    closed_at: datetime | None
+    error: str | None
+    web_url: str
+
+
 class StepOut(CamelModel):
     name: str
     status: str

@@ -91,6 +91,9 @@ export const api = {
   tenants: (params = {}) => request('GET', `/api/tenants${query(params)}`),
   tenantStats: () => request('GET', '/api/tenants/stats'),
   tenant: (id) => request('GET', tenantPath(id)),
+  tenantRuns: (id) => request('GET', `${tenantPath(id)}/runs`),
+  tenantRun: (id, runId) =>
+    request('GET', `${tenantPath(id)}/runs/${encodeURIComponent(runId)}`),
   createTenant: (body) => request('POST', '/api/tenants', { json: body }),
   updateTenant: (id, body) => request('PUT', tenantPath(id), { json: body }),
   retryTenant: (id) => request('POST', `${tenantPath(id)}/retry`),

@@ -1,5 +1,6 @@
 // One tenant: its row, the steps of its current run (live), a link to the run in the Temporal
-// Web UI, and the actions (edit, retry, cancel, delete), each followed until its result.
+// Web UI, the actions (edit, retry, cancel, delete), each followed until its result, and the
+// history of every run.
 
 import { h, icon, spinner, swap } from '../dom.js';
 import { isTerminal } from '../format.js';
@@ -8,6 +9,7 @@ import { refreshTenant, store } from '../store.js';
 import { ACTIONS, CALLS, CONFIRMATIONS, STARTED, failure, result } from './actions.js';
 import { confirmDialog, statusBadge } from './components.js';
 import { editForm } from './edit.js';
+import { historyCard } from './history.js';
 import { errorCallout, facts, progressCard } from './sections.js';
 
 export function mountDetail(main, { id, config }) {
@@ -28,6 +30,8 @@ export function mountDetail(main, { id, config }) {
   let requesting = null; // the action whose request is in flight
   let editing = false;
   let missing = false;
+  const history = historyCard(id);
+  let historyKey = null; // status and run the history was last read for
 
   main.replaceChildren(
     back,
@@ -37,6 +41,7 @@ export function mountDetail(main, { id, config }) {
     slots.edit.el,
     slots.error.el,
     h('div.detail-grid', {}, slots.progress.el, slots.facts.el),
+    history.el,
   );
 
   function setOutcome(tone, text, { working = false } = {}) {
@@ -88,6 +93,9 @@ export function mountDetail(main, { id, config }) {
       progressCard(tenant, snapshot, config()),
     );
     update('facts', JSON.stringify(tenant), () => facts(tenant));
+    const key = JSON.stringify([tenant.status, tenant.workflowId]);
+    if (historyKey !== null && historyKey !== key) history.refresh();
+    historyKey = key;
   }
 
   function head(tenant) {
@@ -189,9 +197,13 @@ export function mountDetail(main, { id, config }) {
     );
   refresh();
   return {
-    refresh,
+    refresh: () => {
+      history.refresh();
+      return refresh();
+    },
     cleanup() {
       unsubscribe();
+      history.cleanup();
       streams.watch({});
     },
   };
