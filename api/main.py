@@ -19,7 +19,17 @@ from api.metrics import QueryCounter
 from api.notification_hub import NotificationHub
 from api.openapi import document_errors
 from api.progress_hub import ProgressHub
-from api.routes import auth, events, health, notifications, operations, runs, signup, tenants
+from api.routes import (
+    auth,
+    bulk,
+    events,
+    health,
+    notifications,
+    operations,
+    runs,
+    signup,
+    tenants,
+)
 from api.sweeper import sweeping
 from core.database import create_engine
 from core.settings import Settings, get_settings
@@ -82,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_docs(app)
     logs.install()
-    for module in (health, auth, tenants, operations, runs, events, signup, notifications):
+    # bulk before tenants: /api/tenants/bulk/… is not a tenant's path.
+    routers = (health, auth, bulk, tenants, operations, runs, events, signup, notifications)
+    for module in routers:
         app.include_router(document_errors(module.router))
     # The browser app; mounted last so /api, /docs and /health keep their routes.
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="spa")

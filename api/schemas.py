@@ -13,9 +13,11 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from core.actions import Action
 from core.naming import validate_tenant_id
 from core.passwords import check_password_policy
 from core.status import TenantStatus
@@ -138,6 +140,64 @@ class RunOut(CamelModel):
     closed_at: datetime | None
     error: str | None
     web_url: str
+
+
+class BulkFilter(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[TenantStatus] = Field(default_factory=list)
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoControl] = ""
+
+
+class BulkRequest(CamelModel):
+    """One action on the tenants listed, or on those matching the filter now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Action
+    tenant_ids: list[Annotated[str, StringConstraints(max_length=63), NoControl]] | None = Field(
+        default=None, min_length=1, max_length=1000
+    )
+    filter: BulkFilter | None = None
+    concurrency: int = Field(default=10, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "BulkRequest":
+        if (self.tenant_ids is None) == (self.filter is None):
+            raise ValueError("give either tenantIds or filter")
+        return self
+
+
+class BulkAccepted(CamelModel):
+    id: str
+    workflow_id: str
+    total: int
+
+
+class TenantOutcomeOut(CamelModel):
+    tenant_id: str
+    outcome: str
+    detail: str | None
+    workflow_id: str | None
+    finished_at: datetime | None
+
+
+class BulkOut(CamelModel):
+    """A bulk action's state; `outcomes` in the order tenants finished."""
+
+    id: str
+    action: Action
+    finished: bool
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    running: int
+    pending: int
+    outcomes: list[TenantOutcomeOut]
+    started_at: datetime | None
+    finished_at: datetime | None
+    version: int
 
 
 class StepOut(CamelModel):

@@ -4,7 +4,7 @@ forever. Worst cases (sum of backoffs) are noted so operators know how long a st
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 
 from activities import errors
 
@@ -122,3 +122,17 @@ SEND_EMAIL = ActivityPolicy(
         non_retryable_error_types=[errors.EMAIL_REJECTED],
     ),
 )
+
+# A bulk action's step for one tenant (move its row, or ask its run to cancel): a database or
+# Temporal that is away is retried for ~30 s; after that the tenant's outcome is "failed".
+BULK_ITEM = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=6,
+    ),
+)
+# A bulk action's child reuses the tenant's workflow id (a retry's earlier run has closed).
+BULK_CHILD_REUSE = WorkflowIDReusePolicy.ALLOW_DUPLICATE

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.bulk import BulkActivities
 from activities.control_plane import ControlPlaneActivities
 from activities.email import EmailActivities
 from activities.progress import AttemptReporter
@@ -18,11 +19,12 @@ from activities.tenant_storage import TenantStorageActivities
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from workflows.bulk_action import BulkActionWorkflow
 from workflows.deprovision_tenant import DeprovisionTenant
 from workflows.provision_tenant import ProvisionTenant
 from workflows.update_tenant import UpdateTenant
 
-WORKFLOWS: Sequence[type] = (ProvisionTenant, UpdateTenant, DeprovisionTenant)
+WORKFLOWS: Sequence[type] = (ProvisionTenant, UpdateTenant, DeprovisionTenant, BulkActionWorkflow)
 
 log = logging.getLogger("tenantflow.worker")
 
@@ -40,6 +42,7 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
     control_plane = ControlPlaneActivities(engine, reporter, settings.sealing_key())
     storage = TenantStorageActivities(engine, reporter)
     email = EmailActivities(settings, reporter)
+    bulk = BulkActivities(engine, client)
     return [
         control_plane.set_tenant_status,
         control_plane.create_admin_user,
@@ -50,6 +53,8 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
         storage.migrate_tenant_database,
         storage.drop_tenant_database,
         email.send_welcome_email,
+        bulk.begin_bulk_item,
+        bulk.abandon_bulk_item,
     ]
 
 
