@@ -67,6 +67,7 @@ class ControlPlaneActivities:
                     change.status,
                     error=change.error,
                     new_attempt=change.new_attempt,
+                    workflow_id=activity.info().workflow_id,
                 )
         except lifecycle.TenantMissing as err:
             # Retryable: the API commits the row right after starting the workflow.

@@ -31,8 +31,10 @@ TRANSITIONS: dict[TenantStatus, frozenset[TenantStatus]] = {
     # A cancelled update leaves the tenant as it was: Active.
     S.UPDATING: frozenset({S.ACTIVE, S.FAILED}),
     # Retry: provisioning again (Pending) or re-applying a failed update (Updating).
-    S.FAILED: frozenset({S.PENDING, S.UPDATING, S.DELETING}),
-    S.CANCELLED: frozenset({S.PENDING, S.DELETING}),
+    # Provisioning straight from Failed or Cancelled: an operator's `temporal workflow reset`
+    # re-runs the closed provisioning run from its start (its first write is Provisioning).
+    S.FAILED: frozenset({S.PENDING, S.PROVISIONING, S.UPDATING, S.DELETING}),
+    S.CANCELLED: frozenset({S.PENDING, S.PROVISIONING, S.DELETING}),
     S.DELETING: frozenset({S.DELETED, S.FAILED}),
     S.DELETED: frozenset(),
 }
@@ -89,6 +91,13 @@ class WrongStatus(Exception):
 class IllegalTransition(Exception):
     def __init__(self, tenant_id: str, source: str, target: TenantStatus) -> None:
         super().__init__(f"tenant {tenant_id} cannot go from {source} to {target}")
+
+
+class NotTheOwner(IllegalTransition):
+    def __init__(self, tenant_id: str, owner: str | None, workflow_id: str) -> None:
+        Exception.__init__(
+            self, f"tenant {tenant_id} belongs to {owner}, not to {workflow_id}: not written"
+        )
 
 
 class TenantMissing(Exception):
@@ -148,19 +157,29 @@ async def record(
     *,
     error: str | None = None,
     new_attempt: bool = False,
+    workflow_id: str | None = None,
 ) -> None:
-    """A workflow's step: the row moves to `target` (TenantMissing, IllegalTransition)."""
+    """A workflow's step: the row moves to `target` (TenantMissing, IllegalTransition).
+    `workflow_id`: the run writing; only the run the row points at may write (an operation
+    started since, or a run reset long after, must not overwrite another run's state)."""
     # A row being created is invisible until its transaction commits: wait for that (shared
     # lock: status writes of different runs do not wait for each other).
     await conn.execute(_CREATION_LOCK_SHARED, {"id": tenant_id})
     # Read under the row lock first: a plain conditional UPDATE would judge the last committed
     # status, and a retry the API has moved (Failed -> Pending) but not yet committed — the
     # workflow starts inside that transaction — would look illegal. FOR UPDATE waits for it.
-    current = await conn.scalar(
-        select(Tenant.status).where(Tenant.id == tenant_id).with_for_update()
-    )
-    if current is None:
+    row = (
+        await conn.execute(
+            select(Tenant.status, Tenant.workflow_id)
+            .where(Tenant.id == tenant_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
         raise TenantMissing(f"tenant {tenant_id} not found")
+    current, owner = row
+    if workflow_id is not None and owner is not None and owner != workflow_id:
+        raise NotTheOwner(tenant_id, owner, workflow_id)
     if not can_move(S(current), target):
         raise IllegalTransition(tenant_id, current, target)
     values: dict[str, Any] = {"status": target, "updated_on": func.now()}
@@ -169,20 +188,6 @@ async def record(
     if error is not None or target is S.FAILED:
         values["provisioning_error"] = error
     await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(values))
-
-
-async def abandon(conn: AsyncConnection, tenant_id: str, workflow_id: str, error: str) -> None:
-    """The run the row was moved for never started (a bulk action's child): Failed, with the
-    error. Conditional: a row that moved on, or points at another run, stays as it is."""
-    await conn.execute(
-        update(Tenant)
-        .where(
-            Tenant.id == tenant_id,
-            Tenant.workflow_id == workflow_id,
-            Tenant.status.in_(list(IN_FLIGHT)),
-        )
-        .values(status=S.FAILED, provisioning_error=error, updated_on=func.now())
-    )
 
 
 # What a run that closed without recording its outcome means for the row.

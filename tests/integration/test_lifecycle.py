@@ -89,3 +89,27 @@ async def test_every_operation_on_a_deleted_tenant_gives_the_same_answer(
         assert response.json()["detail"] == (
             f"Tenant '{tenant_id}' is Deleted: a deleted tenant cannot be {done}"
         )
+
+
+async def test_only_the_run_the_row_points_at_may_write_it(control_plane: AsyncEngine) -> None:
+    tenant_id = unique_tenant_id("sm")
+    async with control_plane.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO tenants (id, name, status, is_active, has_isolated_database, "
+                "workflow_id) VALUES (:id, 'Owner', 'Updating', true, false, :w)"
+            ),
+            {"id": tenant_id, "w": f"update-tenant-{tenant_id}-00000002"},
+        )
+    # A run of an earlier operation (say, a provisioning an operator reset) finds the row taken.
+    with pytest.raises(lifecycle.NotTheOwner):
+        async with control_plane.begin() as conn:
+            await lifecycle.record(
+                conn, tenant_id, S.FAILED, workflow_id=f"provision-tenant-{tenant_id}"
+            )
+    async with control_plane.begin() as conn:
+        await lifecycle.record(
+            conn, tenant_id, S.ACTIVE, workflow_id=f"update-tenant-{tenant_id}-00000002"
+        )
+        status = await conn.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+    assert status == "Active"

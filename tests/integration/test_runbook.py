@@ -106,7 +106,8 @@ async def test_terminate_command_leaves_an_honest_failed_tenant(
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         await wait_for_step(api, tenant_id, "migrate_tenant_database", "running")
         await run(settings, command("workflow", "terminate"), tenant_id)
-    tenant = (await api.get(f"/api/tenants/{tenant_id}")).json()
+    # Settled by the API's background sweep within seconds (reads never write).
+    tenant = await wait_for_status(api, tenant_id, SETTLED)
     assert tenant["status"] == "Failed"
     assert "was terminated" in tenant["provisioningError"]
 

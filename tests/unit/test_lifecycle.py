@@ -20,6 +20,8 @@ LEGAL = {
     (S.UPDATING, S.ACTIVE),
     (S.UPDATING, S.FAILED),
     (S.FAILED, S.PENDING),
+    (S.FAILED, S.PROVISIONING),  # `temporal workflow reset` of a failed provisioning
+    (S.CANCELLED, S.PROVISIONING),
     (S.FAILED, S.UPDATING),
     (S.FAILED, S.DELETING),
     (S.CANCELLED, S.PENDING),
