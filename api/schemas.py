@@ -188,6 +188,8 @@ class BulkOut(CamelModel):
     id: str
     action: Action
     finished: bool
+    # Cancelled from the Web UI or CLI: tenants not yet begun are skipped.
+    cancelled: bool
     total: int
     done: int
     skipped: int

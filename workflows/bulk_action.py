@@ -78,6 +78,7 @@ class BulkProgress:
     running: list[str] = field(default_factory=list)
     outcomes: list[TenantOutcome] = field(default_factory=list)
     finished: bool = False
+    cancelled: bool = False
     started_at: datetime | None = None
     finished_at: datetime | None = None
     # Bumped on every change (the SSE event id).
@@ -99,16 +100,31 @@ class BulkActionWorkflow:
         async def one(index: int, tenant_id: str) -> None:
             async with slots:
                 self._changed(running=tenant_id)
-                outcome = await self._apply(input, index, tenant_id)
-                state.running.remove(tenant_id)
-                state.outcomes.append(outcome)
-                self._changed()
+                # Shielded: a cancelled bulk lets the tenants it has begun finish their step
+                # (a row moved for a child that never starts would be left in flight).
+                await asyncio.shield(self._apply_and_record(input, index, tenant_id))
 
-        await asyncio.gather(*(one(i, t) for i, t in enumerate(input.tenant_ids)))
+        try:
+            await asyncio.gather(*(one(i, t) for i, t in enumerate(input.tenant_ids)))
+        except asyncio.CancelledError:
+            # Cancelled (Web UI, CLI): no tenant is begun any more; those under way finish.
+            state.cancelled = True
+            await workflow.wait_condition(lambda: not state.running)
+            seen = {o.tenant_id for o in state.outcomes}
+            for tenant_id in input.tenant_ids:
+                if tenant_id not in seen:
+                    reason = "the bulk action was cancelled first"
+                    state.outcomes.append(self._outcome(tenant_id, Outcome.SKIPPED, reason))
         state.finished = True
         state.finished_at = workflow.now()
         self._changed()
         return state
+
+    async def _apply_and_record(self, input: BulkActionInput, index: int, tenant_id: str) -> None:
+        outcome = await self._apply(input, index, tenant_id)
+        self.state.running.remove(tenant_id)
+        self.state.outcomes.append(outcome)
+        self._changed()
 
     def _changed(self, running: str | None = None) -> None:
         if running is not None:

@@ -105,6 +105,7 @@ def summary(state: BulkProgress) -> BulkOut:
         id=state.bulk_id,
         action=state.action,
         finished=state.finished,
+        cancelled=state.cancelled,
         total=state.total,
         done=counts[Outcome.DONE],
         skipped=counts[Outcome.SKIPPED],

@@ -157,6 +157,38 @@ async def test_the_stream_sends_each_change_until_the_bulk_has_finished(
     assert versions == sorted(set(versions))
 
 
+async def test_a_cancelled_bulk_finishes_what_it_began_and_skips_the_rest(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> None:
+    tenants = [unique_tenant_id("bulk") for _ in range(3)]
+    for tenant_id in tenants:
+        taken = await occupy_database_name(settings, tenant_id)
+        await provisioned(api, tenant_id, TenantStatus.FAILED, isolated=True)
+        await drop_database(settings, taken)
+    first = tenants[0]
+    async with step_held(settings, first, "migrate_tenant_database", isolated=True):
+        body = {"action": "retry", "tenantIds": tenants, "concurrency": 1}
+        accepted = (await api.post("/api/tenants/bulk", json=body)).json()
+        await wait_for_step(api, first, "migrate_tenant_database", "running")
+        await temporal_client.get_workflow_handle(accepted["workflowId"]).cancel()
+        # Held until the cancel has reached the bulk: it waits for the tenant it has begun.
+        async with asyncio.timeout(30):
+            while True:
+                state = (await api.get(f"/api/tenants/bulk/{accepted['id']}")).json()
+                if state["cancelled"]:
+                    break
+                await asyncio.sleep(0.05)
+    state = await finished(api, accepted["id"])
+    assert outcomes(state) == {
+        first: ("done", None),
+        tenants[1]: ("skipped", "the bulk action was cancelled first"),
+        tenants[2]: ("skipped", "the bulk action was cancelled first"),
+    }
+    assert (await api.get(f"/api/tenants/{first}")).json()["status"] == "Active"
+    for tenant_id in tenants[1:]:
+        assert (await api.get(f"/api/tenants/{tenant_id}")).json()["status"] == "Failed"
+
+
 @pytest.mark.parametrize(
     "body",
     [
