@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from api.notification_cursor import SETTLE_SECONDS, Cursor
 from core.models import NOTIFY_CHANNEL, Notification
@@ -66,44 +67,62 @@ class NotificationHub:
                 await self._task
 
     async def _listen(self) -> None:
-        """Hold a LISTEN connection, reconnecting when it fails a probe; purge hourly."""
-        delay = 0.5
-        purge_due = 0.0
-        while True:
-            try:
-                async with self._engine.connect() as conn:
+        """Hold a LISTEN connection, reconnecting when it fails a probe (backing off from 0.5 s
+        to 30 s while it keeps failing; a connection that listened starts the backoff over)."""
+        self._purge_due = 0.0
+        while True:  # each round: connect (with backoff) and listen until the connection fails
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential(multiplier=0.5, max=30.0),
+                before_sleep=self._log_retry,
+            ):
+                with attempt:
                     try:
-                        driver = await self._add_listener(conn)
-                        self.listener_pid = driver.get_server_pid()
-                        log.info("notifications: listening (backend pid %s)", self.listener_pid)
-                        delay = 0.5
-                        self._wake_all()  # catch up on anything sent while we were not listening
-                        while True:
-                            if time.monotonic() >= purge_due:
-                                await self._purge()
-                                purge_due = time.monotonic() + PURGE_EVERY_SECONDS
-                            await asyncio.sleep(PROBE_SECONDS)
-                            await _probe(driver)
-                    except Exception:
+                        await self._listen_once()
+                    finally:
                         self._lost()
-                        with contextlib.suppress(Exception):
-                            await conn.invalidate()  # never hand a dead connection back
-                        raise
-            except asyncio.CancelledError:
+
+    async def _listen_once(self) -> None:
+        """One LISTEN connection: raises if it cannot listen; returns once it stops working."""
+        async with self._engine.connect() as conn:
+            try:
+                driver = await self._add_listener(conn)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
                 raise
+            self.listener_pid = driver.get_server_pid()
+            log.info("notifications: listening (backend pid %s)", self.listener_pid)
+            self._wake_all()  # catch up on anything sent while we were not listening
+            try:
+                while True:
+                    if time.monotonic() >= self._purge_due:
+                        await self._purge()
+                        self._purge_due = time.monotonic() + PURGE_EVERY_SECONDS
+                    await asyncio.sleep(PROBE_SECONDS)
+                    await _probe(driver)
             except Exception as err:
+                self._lost()
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()  # never hand a dead connection back
                 log.warning(
                     "notifications: LISTEN connection failed (%s: %s); streams poll every "
-                    "%.0fs; reconnecting in %.1fs",
+                    "%.0fs; reconnecting",
                     type(err).__name__,
                     err,
                     DEGRADED_POLL_SECONDS,
-                    delay,
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-            finally:
-                self._lost()
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        err = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "notifications: cannot LISTEN (%s: %s); streams poll every %.0fs; again in %.1fs",
+            type(err).__name__,
+            err,
+            DEGRADED_POLL_SECONDS,
+            delay,
+        )
 
     def _lost(self) -> None:
         if self.listener_pid is not None:

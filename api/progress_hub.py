@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 from api.progress_source import (
     QUERY_ERRORS,
@@ -136,25 +137,29 @@ class WorkflowReader:
     async def _watch(
         self, handle: WorkflowHandle[Any, Any], dirty: asyncio.Event, closed: asyncio.Event
     ) -> None:
-        delay = 0.5
-        while True:
-            try:
-                async for event in handle.fetch_history_events(wait_new_event=True):
-                    if event.event_type in _STATE_CHANGES:
-                        dirty.set()
-                    elif event.event_type in _CLOSES:
-                        break
-                closed.set()
-                dirty.set()
-                return
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    closed.set()
-                    dirty.set()
-                    return
-                log.warning("history long-poll of %s failed: %s", self.workflow_id, err)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """Long-poll the history until the run closes; Temporal unreachable: again, backing off
+        from 0.5 s to 10 s."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            wait=wait_exponential(multiplier=0.5, max=10.0),
+            before_sleep=self._log_retry,
+        ):
+            with attempt:
+                try:
+                    async for event in handle.fetch_history_events(wait_new_event=True):
+                        if event.event_type in _STATE_CHANGES:
+                            dirty.set()
+                        elif event.event_type in _CLOSES:
+                            break
+                except RPCError as err:
+                    if err.status != RPCStatusCode.NOT_FOUND:
+                        raise
+        closed.set()
+        dirty.set()
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        err = state.outcome.exception() if state.outcome else None
+        log.warning("history long-poll of %s failed: %s", self.workflow_id, err)
 
     async def _query(self, run: Run) -> Snapshot | None:
         query = asyncio.ensure_future(query_progress(run, QUERY_TIMEOUT))
@@ -252,3 +257,8 @@ class ProgressHub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _transient(err: BaseException) -> bool:
+    """Temporal unreachable or overloaded; NOT_FOUND (the run is gone) ends the watch."""
+    return isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND
