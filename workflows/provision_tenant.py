@@ -40,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
 # workflow.patched() id: compensation removes everything the tenant owns (earlier runs' too).
 COMPENSATE_ALL = "compensate-everything-the-tenant-owns"
 FAST_PATH = "local-writes-and-parallel-first-steps"
+# The activation as a normal activity again (a local one could commit Active from a workflow task
+# that then failed, and the retried task take the cancel branch: compensation after Active).
+DURABLE_ACTIVATION = "activation-as-a-normal-activity"
 CANCELLATION_OUTCOMES = frozenset(
     {NotificationType.TENANT_CANCELLED, NotificationType.TENANT_CANCELLATION_FAILED}
 )
@@ -104,8 +107,11 @@ class ProvisionTenant:
             ),
         )
         track.ignore_cancel_requests()  # too late to cancel: finish as Active
+        durable = fast and workflow.patched(DURABLE_ACTIVATION)
         await track.step(
-            StepName.ACTIVATE, "set_tenant_status", lambda: track.set_status(TenantStatus.ACTIVE)
+            StepName.ACTIVATE,
+            "set_tenant_status",
+            lambda: track.set_status(TenantStatus.ACTIVE, durable=durable),
         )
         if input.send_welcome_email and workflow.patched("welcome-email"):
             await self._welcome(input)

@@ -145,10 +145,19 @@ class Tracker:
         self.touch()
 
     async def set_status(
-        self, status: TenantStatus, *, error: str | None = None, new_attempt: bool = False
+        self,
+        status: TenantStatus,
+        *,
+        error: str | None = None,
+        new_attempt: bool = False,
+        durable: bool = False,
     ) -> None:
+        """`durable`: a point of no return (the activation) is never a local activity. A local
+        activity's write commits while the workflow task that ran it may still fail; the retried
+        task can then take another branch (a cancel that arrived meanwhile) after the row already
+        says Active. A normal activity is only scheduled once its task completed."""
         change = StatusChange(self.tenant_id, status, error=error, new_attempt=new_attempt)
-        if self.local_writes:
+        if self.local_writes and not durable:
             await workflow.execute_local_activity_method(
                 ControlPlaneActivities.set_tenant_status,
                 change,
