@@ -26,6 +26,7 @@ async def test_a_cancel_during_activation_leaves_a_consistent_tenant(
         await start_held(held, api, settings, tenant_id, ACTIVATE, isolated=isolated)
         cancel = await api.post(f"/api/tenants/{tenant_id}/cancel")
         assert cancel.status_code in (202, 409), cancel.text
+        print("cancel during activation:", cancel.status_code, cancel.text)
     tenant = await wait_for_status(api, tenant_id, FINAL, within=60)
     footprint = await tenant_footprint(settings, tenant_id)
 
