@@ -40,7 +40,7 @@ class DeprovisionTenant:
             await drop_storage(track, ref)
             await delete_users(track, ref)
             track.ignore_cancel_requests()  # storage and users are gone: finish as Deleted
-            await track.step(
+            await track.final_step(
                 StepName.MARK_DELETED,
                 "set_tenant_status",
                 lambda: track.set_status(TenantStatus.DELETED),

@@ -108,7 +108,7 @@ class ProvisionTenant:
         )
         track.ignore_cancel_requests()  # too late to cancel: finish as Active
         durable = fast and workflow.patched(DURABLE_ACTIVATION)
-        await track.step(
+        await track.final_step(
             StepName.ACTIVATE,
             "set_tenant_status",
             lambda: track.set_status(TenantStatus.ACTIVE, durable=durable),

@@ -24,6 +24,7 @@ T = TypeVar("T")
 # workflow.patched() ids of command-changing fixes (see tests/histories for replays).
 CANCEL_WINS = "cancel-wins-over-a-failed-attempt"
 LOCAL_WRITES = "status-and-notifications-as-local-activities"
+UNCANCELLABLE_FINAL_STEP = "uncancellable-final-step"
 
 
 def local_options(policy: policies.ActivityPolicy) -> dict[str, Any]:
@@ -107,6 +108,22 @@ class Tracker:
         self._finish(step, StepStatus.COMPLETED)
         self._raise_if_cancel_requested()
         return result
+
+    async def final_step(self, name: str, activity: str, run: Callable[[], Awaitable[T]]) -> T:
+        """The point of no return (Active, Deleted): not cancellable. A cancel request that
+        reached the step itself would cancel its activity between two attempts — one that may
+        already have committed (an attempt past its timeout still finishes its transaction) —
+        and the workflow would compensate after the row said Active. Shielded, the activity is
+        never asked to cancel and its retries go on; the run finishes as if the cancel came too
+        late, which it did."""
+        if not workflow.patched(UNCANCELLABLE_FINAL_STEP):
+            return await self.step(name, activity, run)
+        self.ignore_cancel_requests()
+        inner = asyncio.ensure_future(self.step(name, activity, run))
+        try:
+            return await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            return await inner
 
     @property
     def cancel_requested(self) -> bool:

@@ -45,7 +45,7 @@ class UpdateTenant:
                 ),
             )
             track.ignore_cancel_requests()  # applied: finish as Active
-            await track.step(
+            await track.final_step(
                 StepName.ACTIVATE,
                 "set_tenant_status",
                 lambda: track.set_status(TenantStatus.ACTIVE),
