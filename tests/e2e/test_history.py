@@ -15,9 +15,9 @@ pytestmark = pytest.mark.e2e
 async def test_the_tenant_page_lists_every_run_and_shows_an_earlier_runs_steps(
     page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings
 ) -> None:
-    tenant_id = "soylent"
+    tenant_id = "tyrell-history"
     taken = await occupy_database_name(settings, tenant_id)
-    body = tenant_body(tenant_id, name="Soylent Corporation", isolated=True)
+    body = tenant_body(tenant_id, name="Tyrell History", isolated=True)
     assert (await api.post("/api/tenants", json=body)).status_code == 202
     await wait_for_status(api, tenant_id, {TenantStatus.FAILED})
     await drop_database(settings, taken)

@@ -90,6 +90,9 @@ export const api = {
   /** One page: `{items, total, nextCursor}`; `status` may be a list (repeated parameter). */
   tenants: (params = {}) => request('GET', `/api/tenants${query(params)}`),
   tenantStats: () => request('GET', '/api/tenants/stats'),
+  /** `{action, tenantIds}` or `{action, filter: {status, q}}` → `{id, workflowId, total}`. */
+  startBulk: (body) => request('POST', '/api/tenants/bulk', { json: body }),
+  bulk: (id) => request('GET', `/api/tenants/bulk/${encodeURIComponent(id)}`),
   tenant: (id) => request('GET', tenantPath(id)),
   tenantRuns: (id) => request('GET', `${tenantPath(id)}/runs`),
   tenantRun: (id, runId) =>

@@ -8,10 +8,12 @@ import { h, icon } from '../dom.js';
 import { isBusy, STATUSES, storageText } from '../format.js';
 import * as streams from '../streams.js';
 import { loadTenants, store } from '../store.js';
+import { BULK_ACTIONS, bulkProgress, startBulk } from './bulk.js';
 import { statusBadge, timeText } from './components.js';
 
 const REFRESH_MS = 30_000;
 const SEARCH_DELAY_MS = 250;
+const RELOAD_DELAY_MS = 300;
 const PAGE_SIZE = 50;
 const TABS = [null, ...Object.keys(STATUSES)];
 // Each sortable column and the direction its plain key sorts in (`-key` reverses it).
@@ -19,7 +21,15 @@ const COLUMNS = { name: 'ascending', status: 'ascending', created: 'descending' 
 const BUSY = Object.keys(STATUSES).filter(isBusy);
 
 // Kept across visits: back from a tenant's page, the list is where it was left.
-const view = { status: null, q: '', sort: 'created', cursors: [null] };
+// The selection: ids picked by hand, or every tenant matching the filter (`allMatching`).
+const view = {
+  status: null,
+  q: '',
+  sort: 'created',
+  cursors: [null],
+  selected: new Set(),
+  allMatching: false,
+};
 
 export function mountList(main) {
   const search = h('input.input.search-input', {
@@ -39,7 +49,38 @@ export function mountList(main) {
   });
   const summary = h('p.lead', { 'aria-live': 'polite' });
   const tabs = h('div.tabs', { role: 'group', 'aria-label': 'Filter by status' });
-  const tbody = h('tbody');
+  const tbody = h('tbody', { onchange: onRowCheck });
+  const pageBox = h('input.check', {
+    type: 'checkbox',
+    'aria-label': 'Select every tenant on this page',
+    onchange: () => selectPage(pageBox.checked),
+  });
+  const selectionText = h('span.bulk-selection', { 'aria-live': 'polite' });
+  const matchAll = h('button.link', { type: 'button', onclick: () => selectAllMatching() });
+  const bulkBar = h(
+    'div.bulk-bar',
+    { role: 'group', 'aria-label': 'Selected tenants', hidden: true },
+    selectionText,
+    matchAll,
+    h(
+      'div.bulk-actions',
+      {},
+      BULK_ACTIONS.map((meta) =>
+        h(
+          'button.button',
+          {
+            type: 'button',
+            class: meta.tone === 'danger' ? 'button--danger' : null,
+            'data-bulk-action': meta.action,
+            onclick: () => act(meta.action),
+          },
+          meta.label,
+        ),
+      ),
+      h('button.button.button--ghost', { type: 'button', onclick: clearSelection }, 'Clear'),
+    ),
+  );
+  const bulkRuns = h('div.bulk-runs');
   const placeholder = h('div.table-state', {}, 'Loading tenants…');
   const headers = {
     name: sortHeader('name', 'Tenant'),
@@ -56,6 +97,7 @@ export function mountList(main) {
       h(
         'tr',
         {},
+        h('th.col-check', { scope: 'col' }, pageBox),
         headers.name,
         headers.status,
         h('th.col-storage', { scope: 'col' }, 'Storage'),
@@ -78,8 +120,10 @@ export function mountList(main) {
   let stats = null;
   let failed = null;
   let searchTimer;
+  let reloadTimer = null;
   let request = 0;
   const rows = new Map();
+  const runs = new Set();
 
   main.replaceChildren(
     h(
@@ -94,6 +138,8 @@ export function mountList(main) {
       ),
     ),
     tabs,
+    bulkRuns,
+    bulkBar,
     h('div.card.card--flush', {}, table, placeholder, pager),
   );
 
@@ -129,7 +175,79 @@ export function mountList(main) {
 
   function restart() {
     view.cursors = [null];
+    clearSelection();
     load();
+  }
+
+  function onRowCheck(event) {
+    const box = event.target.closest('input.check');
+    const id = box?.closest('tr')?.dataset.id;
+    if (!id) return;
+    view.allMatching = false;
+    if (box.checked) view.selected.add(id);
+    else view.selected.delete(id);
+    renderSelection();
+  }
+
+  function selectPage(checked) {
+    view.allMatching = false;
+    for (const id of page?.ids ?? []) {
+      if (checked) view.selected.add(id);
+      else view.selected.delete(id);
+    }
+    renderSelection();
+  }
+
+  function selectAllMatching() {
+    view.allMatching = !view.allMatching;
+    if (!view.allMatching) view.selected.clear();
+    else for (const id of page?.ids ?? []) view.selected.add(id);
+    renderSelection();
+  }
+
+  function clearSelection() {
+    view.selected.clear();
+    view.allMatching = false;
+    renderSelection();
+  }
+
+  async function act(action) {
+    const target = view.allMatching
+      ? { filter: { status: view.status ? [view.status] : [], q: view.q } }
+      : { tenantIds: [...view.selected] };
+    const count = view.allMatching ? page.total : view.selected.size;
+    let accepted;
+    try {
+      accepted = await startBulk({ action, target, count });
+    } catch (error) {
+      bulkRuns.prepend(h('div.alert.alert--danger', {}, `Could not start: ${error.message}`));
+      return;
+    }
+    if (!accepted) return;
+    clearSelection();
+    const run = bulkProgress(accepted, action, { onFinish: () => load() });
+    runs.add(run);
+    bulkRuns.prepend(run.el);
+    load();
+  }
+
+  function renderSelection() {
+    const count = view.allMatching ? (page?.total ?? 0) : view.selected.size;
+    bulkBar.hidden = count === 0;
+    selectionText.textContent = view.allMatching
+      ? `All ${count.toLocaleString()} matching tenants selected`
+      : `${count.toLocaleString()} selected`;
+    const pageIds = page?.ids ?? [];
+    const pageAll = pageIds.length > 0 && pageIds.every((id) => view.selected.has(id));
+    matchAll.hidden = !(view.allMatching || (pageAll && page.total > pageIds.length));
+    matchAll.textContent = view.allMatching
+      ? 'Select only the tenants picked'
+      : `Select all ${(page?.total ?? 0).toLocaleString()} matching tenants`;
+    pageBox.checked = view.allMatching || pageAll;
+    pageBox.indeterminate = !pageBox.checked && pageIds.some((id) => view.selected.has(id));
+    for (const box of tbody.querySelectorAll('input.check')) {
+      box.checked = view.allMatching || view.selected.has(box.closest('tr').dataset.id);
+    }
   }
 
   function turn(step) {
@@ -144,12 +262,24 @@ export function mountList(main) {
     renderHeaders();
     summary.textContent = stats ? summarise(stats) : '';
     const shown = page ? page.ids.map((id) => store.tenant(id)).filter(Boolean) : [];
+    // A tenant the page does not hold reached the store (a notification about a new one, say):
+    // it may belong on this page, so read the page again.
+    if (page && store.tenants().length > shown.length) scheduleReload();
     placeholder.hidden = Boolean(page) && !failed && shown.length > 0;
     if (failed) placeholder.replaceChildren(failed);
     else if (!page) placeholder.textContent = 'Loading tenants…';
     else placeholder.textContent = emptyText();
     updateRows(shown);
     renderPager();
+    renderSelection();
+  }
+
+  function scheduleReload() {
+    if (reloadTimer) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      load();
+    }, RELOAD_DELAY_MS);
   }
 
   function emptyText() {
@@ -267,6 +397,8 @@ export function mountList(main) {
       unsubscribe();
       clearInterval(timer);
       clearTimeout(searchTimer);
+      clearTimeout(reloadTimer);
+      for (const run of runs) run.stop();
       document.removeEventListener('visibilitychange', refreshWhenVisible);
       streams.watch({});
     },
@@ -302,6 +434,11 @@ function row(tenant) {
         }
       },
     },
+    h(
+      'td.col-check',
+      {},
+      h('input.check', { type: 'checkbox', 'aria-label': `Select ${tenant.name}` }),
+    ),
     h('td', {}, h('a.row-link', { href }, tenant.name), h('div.mono.subtle', {}, tenant.id)),
     h(
       'td.col-status',
