@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
@@ -31,10 +33,11 @@ CHECKS = [
 STREAMS = r"(/events|/notifications)$"
 
 
-def fuzz(operation: Any, token: str, statuses: Counter[int]) -> None:
-    """Up to `max_examples` generated requests to one operation; raises at its first failure."""
+def fuzz(operation: Any, mode: GenerationMode, token: str, statuses: Counter[int]) -> None:
+    """Up to `max_examples` generated requests to one operation, valid by the document
+    (positive) or not (negative); raises at its first failure."""
 
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=sized(5, 300),
         deadline=None,
@@ -61,12 +64,18 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
         assert isinstance(result, Ok), f"the OpenAPI document is invalid: {result.err()}"
         operations.append(result.ok())
     for operation in operations:
-        try:
-            fuzz(operation, root_token, statuses)
-        except Exception as failure:  # every operation's first failure, not only the first one
-            failures[operation.label] = str(failure)[:2000]
+        for mode in GenerationMode:
+            try:
+                fuzz(operation, mode, root_token, statuses)
+            except Unsatisfiable:
+                pass  # nothing about this operation can be made invalid (negative mode)
+            # Each operation's first failure, not only the first (schemathesis raises a group).
+            except (Exception, BaseExceptionGroup) as failure:
+                failures[f"{operation.label} ({mode.value})"] = str(failure)[:2000]
     print(
         f"schemathesis: {len(operations)} operations, {statuses.total()} requests "
         f"{dict(sorted(statuses.items()))}, {len(failures)} operations with failures"
     )
+    for label, text in failures.items():
+        print(f"--- {label}\n{text}")
     assert failures == {}
