@@ -143,9 +143,11 @@ class RunOut(CamelModel):
 
 
 class BulkFilter(CamelModel):
+    """The statuses are required: a bulk action says which tenants it is for, never "all"."""
+
     model_config = ConfigDict(extra="forbid")
 
-    status: list[TenantStatus] = Field(default_factory=list)
+    status: list[TenantStatus] = Field(min_length=1)
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoControl] = ""
 
 

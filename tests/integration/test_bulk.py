@@ -110,8 +110,8 @@ async def test_bulk_by_filter_deactivates_the_matching_and_skips_the_ineligible(
         tenant = (await api.get(f"/api/tenants/{tenant_id}")).json()
         assert (tenant["status"], tenant["isActive"]) == ("Active", False)
 
-    # Every status: the Failed one is skipped with the rule it breaks; twice is harmless.
-    body = {"action": "deactivate", "filter": {"q": word}}
+    # Active and Failed: the Failed one is skipped with the rule it breaks; twice is harmless.
+    body = {"action": "deactivate", "filter": {"q": word, "status": ["Active", "Failed"]}}
     state = await finished(api, (await api.post("/api/tenants/bulk", json=body)).json()["id"])
     assert outcomes(state) == {
         first: ("skipped", "already inactive"),
@@ -198,6 +198,8 @@ async def test_a_cancelled_bulk_finishes_what_it_began_and_skips_the_rest(
         {"action": "explode", "tenantIds": ["a-b-c"]},
         {"action": "retry", "tenantIds": ["a-b-c"], "concurrency": 0},
         {"action": "retry", "tenantIds": ["a\x00b"]},
+        {"action": "delete", "filter": {"q": ""}},
+        {"action": "delete", "filter": {"status": []}},
     ],
 )
 async def test_bad_bulk_requests_are_422(api: httpx.AsyncClient, body: dict[str, Any]) -> None:

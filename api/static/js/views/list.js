@@ -19,6 +19,7 @@ const TABS = [null, ...Object.keys(STATUSES)];
 // Each sortable column and the direction its plain key sorts in (`-key` reverses it).
 const COLUMNS = { name: 'ascending', status: 'ascending', created: 'descending' };
 const BUSY = Object.keys(STATUSES).filter(isBusy);
+const EVERY_BUT_DELETED = Object.keys(STATUSES).filter((status) => status !== 'Deleted');
 
 // Kept across visits: back from a tenant's page, the list is where it was left.
 // The selection: ids picked by hand, or every tenant matching the filter (`allMatching`).
@@ -213,7 +214,7 @@ export function mountList(main) {
 
   async function act(action) {
     const target = view.allMatching
-      ? { filter: { status: view.status ? [view.status] : [], q: view.q } }
+      ? { filter: { status: view.status ? [view.status] : EVERY_BUT_DELETED, q: view.q } }
       : { tenantIds: [...view.selected] };
     const count = view.allMatching ? page.total : view.selected.size;
     let accepted;
