@@ -14,6 +14,7 @@ import pytest
 from core.status import TenantStatus
 from devstack.__main__ import DEV_DEFAULTS
 from tests.conftest import token_for
+from tests.faults.conftest import FULL
 from tests.faults.processes import Component, listening_port
 from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
 
@@ -86,6 +87,34 @@ async def test_a_killed_worker_is_restarted_and_ctrl_c_stops_everything(tmp_path
         assert len(started) >= 5  # temporal, smtp, worker, api, postgres (and its helpers)
         stack.process.send_signal(signal.SIGINT)
         assert await stack.wait() == 0
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == []
+    finally:
+        stack.stop()
+
+
+def postmaster(data: Path) -> psutil.Process:
+    return psutil.Process(int((data / "postgres" / "postmaster.pid").read_text().split()[0]))
+
+
+@pytest.mark.parametrize("holder", ["temporal", "postgres"] if FULL else ["temporal"])
+async def test_a_dead_temporal_or_postgres_stops_the_stack_and_says_why(
+    tmp_path: Path, holder: str
+) -> None:
+    data = tmp_path / "data"
+    stack, url = dev_stack(data)
+    try:
+        await stack.wait_for_output("[devstack]  App", within=120)
+        await until_healthy(url)
+        started = processes_of(stack, data)
+        if holder == "temporal":
+            component(stack, "start-dev").kill()
+            await stack.wait_for_output("[temporal]  exited (signal 9); it is not restarted")
+        else:
+            postmaster(data).kill()
+            await stack.wait_for_output("the embedded PostgreSQL is gone")
+        await stack.wait_for_output("stopping the stack")
+        assert await stack.wait() == 1
         _, alive = psutil.wait_procs(started, timeout=30)
         assert alive == []
     finally:
