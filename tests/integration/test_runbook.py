@@ -33,9 +33,12 @@ SETTLED = {TenantStatus.ACTIVE, TenantStatus.FAILED, TenantStatus.CANCELLED}
 
 
 def command(*words: str) -> str:
-    """The runbook's command that starts with `temporal <words>` (exactly one must)."""
+    """The runbook's command on a tenant that starts with `temporal <words>` (exactly one must;
+    the bulk actions' lines are run by test_runbook_bulk.py)."""
     prefix = " ".join(["temporal", *words]) + " "
-    (found,) = [c for c in COMMANDS if c.startswith(prefix) and "--output json" not in c]
+    (found,) = [
+        c for c in COMMANDS if c.startswith(prefix) and "$TENANT" in c and "--output json" not in c
+    ]
     return found
 
 

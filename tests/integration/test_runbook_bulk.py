@@ -1,0 +1,95 @@
+"""Run docs/operations.md's bulk-action commands, as written, and check their effect."""
+
+import asyncio
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from core.status import TenantStatus
+from devstack.__main__ import temporal_binary
+from tests.helpers import (
+    drop_database,
+    occupy_database_name,
+    step_held,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+    wait_for_step,
+)
+
+pytestmark = pytest.mark.integration
+
+RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+SECTION = RUNBOOK.read_text().split("## Act on many tenants", 1)[1].split("\n## ", 1)[0]
+(BLOCK,) = re.findall(r"```sh\n(.*?)```", SECTION, re.S)
+LIST_BULKS, QUERY, CHILDREN, FAILED_RUNS, CANCEL = BLOCK.strip().splitlines()
+
+
+async def run(settings: Settings, line: str, bulk_id: str) -> str:
+    binary = str(Path(temporal_binary()).parent)
+    env = os.environ | {
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "BULK": bulk_id,
+        "PATH": f"{binary}:{os.environ['PATH']}",
+    }
+    done: subprocess.CompletedProcess[str] = await asyncio.to_thread(
+        subprocess.run, ["bash", "-c", line], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"{line}\n{done.stderr}"
+    return done.stdout
+
+
+async def until_in(settings: Settings, line: str, bulk_id: str, text: str) -> str:
+    """Visibility trails the runs by a moment: run the line until its output shows `text`."""
+    async with asyncio.timeout(30):
+        while True:
+            out = await run(settings, line, bulk_id)
+            if text in out:
+                return out
+            await asyncio.sleep(0.2)
+
+
+async def state_when(api: httpx.AsyncClient, bulk_id: str, flag: str) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while True:
+            state: dict[str, Any] = (await api.get(f"/api/tenants/bulk/{bulk_id}")).json()
+            if state[flag]:
+                return state
+            await asyncio.sleep(0.05)
+
+
+async def test_bulk_commands_find_follow_and_cancel_a_bulk_action(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    first, second = unique_tenant_id("rbk"), unique_tenant_id("rbk")
+    for tenant_id in (first, second):
+        taken = await occupy_database_name(settings, tenant_id)
+        body = tenant_body(tenant_id, isolated=True)
+        assert (await api.post("/api/tenants", json=body)).status_code == 202
+        await wait_for_status(api, tenant_id, {TenantStatus.FAILED})
+        await drop_database(settings, taken)
+
+    async with step_held(settings, first, "migrate_tenant_database", isolated=True):
+        body = {"action": "retry", "tenantIds": [first, second], "concurrency": 1}
+        bulk_id = (await api.post("/api/tenants/bulk", json=body)).json()["id"]
+        await wait_for_step(api, first, "migrate_tenant_database", "running")
+
+        await until_in(settings, LIST_BULKS, bulk_id, f"bulk-action-{bulk_id}")
+        progress = await run(settings, QUERY, bulk_id)
+        assert '"total": 2' in progress or '"total":2' in progress
+        await until_in(settings, CHILDREN, bulk_id, f"provision-tenant-{first}")
+        await until_in(settings, FAILED_RUNS, bulk_id, f"provision-tenant-{second}")
+        await run(settings, CANCEL, bulk_id)
+        await state_when(api, bulk_id, "cancelled")
+    state = await state_when(api, bulk_id, "finished")
+    outcomes = {o["tenantId"]: o["outcome"] for o in state["outcomes"]}
+    assert outcomes == {first: "done", second: "skipped"}
+    await wait_for_status(api, first, {TenantStatus.ACTIVE})
+    assert (await api.get(f"/api/tenants/{second}")).json()["status"] == "Failed"
