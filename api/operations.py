@@ -99,8 +99,9 @@ class Operations:
                 request.id,
                 workflow_id,
                 S.PENDING,
-                # A failed run may be started again (retry); a running or successful one not.
-                WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                # The row decides (new, or a Deleted tenant's id provisioned again, whose
+                # earlier run succeeded); a second running one is refused (conflict policy).
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 conflict=f"Tenant '{request.id}' already exists",
                 unavailable="Could not start provisioning",
             )

@@ -36,7 +36,9 @@ TRANSITIONS: dict[TenantStatus, frozenset[TenantStatus]] = {
     S.FAILED: frozenset({S.PENDING, S.PROVISIONING, S.UPDATING, S.DELETING}),
     S.CANCELLED: frozenset({S.PENDING, S.PROVISIONING, S.DELETING}),
     S.DELETING: frozenset({S.DELETED, S.FAILED}),
-    S.DELETED: frozenset(),
+    # A deleted tenant's id can be provisioned again (its storage and users are gone; Temporal
+    # keeps the earlier runs, which its history still lists).
+    S.DELETED: frozenset({S.PENDING}),
 }
 
 IN_FLIGHT = frozenset({S.PENDING, S.PROVISIONING, S.UPDATING, S.DELETING})
@@ -105,16 +107,30 @@ class TenantMissing(Exception):
 
 
 async def create(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert a new tenant row, Pending. False if the id is taken (nothing written).
+    """Insert a new tenant row, Pending; a Deleted tenant's row is taken over, afresh. False if
+    the id is taken by a tenant that is not Deleted (nothing written).
 
     Holds the row's creation lock until the caller's transaction ends: the workflow is started
     inside that transaction, and its first status write waits for the commit instead of finding
     no row and retrying later."""
     await session.execute(_CREATION_LOCK, {"id": values["id"]})
+    fresh = values | {"status": S.PENDING}
+    revived = {
+        # Everything the deleted tenant's row held is replaced, not merged.
+        "admin_password_hash": None,
+        "admin_password_sealed": None,
+        "provisioning_error": None,
+        "last_provisioning_attempt": None,
+        **{key: value for key, value in fresh.items() if key != "id"},
+        "created_on": func.now(),
+        "updated_on": func.now(),
+    }
     inserted = await session.scalar(
         insert(Tenant)
-        .values(values | {"status": S.PENDING})
-        .on_conflict_do_nothing(index_elements=[Tenant.id])
+        .values(fresh)
+        .on_conflict_do_update(
+            index_elements=[Tenant.id], set_=revived, where=Tenant.status == S.DELETED
+        )
         .returning(Tenant.id)
     )
     return inserted is not None

@@ -1,6 +1,7 @@
 """The database refuses what the state machine forbids: `lifecycle.record` moves a row only
 along a legal transition, whoever calls it."""
 
+import asyncio
 import itertools
 
 import httpx
@@ -113,3 +114,36 @@ async def test_only_the_run_the_row_points_at_may_write_it(control_plane: AsyncE
         )
         status = await conn.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
     assert status == "Active"
+
+
+async def test_a_deleted_tenants_id_is_provisioned_again_and_its_history_kept(
+    api: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    tenant_id = unique_tenant_id("again")
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    await wait_for_status(api, tenant_id, {S.ACTIVE})
+    assert (await api.delete(f"/api/tenants/{tenant_id}")).status_code == 202
+    await wait_for_status(api, tenant_id, {S.DELETED})
+
+    body = tenant_body(tenant_id, name="Second life", isolated=True, password="another-pass-42")
+    response = await api.post("/api/tenants", json=body)
+    assert response.status_code == 202, response.text
+    tenant = await wait_for_status(api, tenant_id, {S.ACTIVE})
+    assert (tenant["name"], tenant["hasIsolatedDatabase"]) == ("Second life", True)
+    assert tenant["provisioningError"] is None
+    # Taken again: a second create is refused as before.
+    assert (await api.post("/api/tenants", json=body)).status_code == 409
+
+    form = {"username": body["adminEmail"], "password": "another-pass-42", "tenant": tenant_id}
+    assert (await anonymous.post("/api/auth/token", data=form)).status_code == 200
+    async with asyncio.timeout(30):
+        while True:
+            runs = (await api.get(f"/api/tenants/{tenant_id}/runs")).json()
+            if len(runs) == 3 and all(r["status"] == "Completed" for r in runs):
+                break
+            await asyncio.sleep(0.1)
+    assert [r["workflowType"] for r in runs] == [
+        "ProvisionTenant",
+        "DeprovisionTenant",
+        "ProvisionTenant",
+    ]

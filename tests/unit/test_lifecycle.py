@@ -28,6 +28,7 @@ LEGAL = {
     (S.CANCELLED, S.DELETING),
     (S.DELETING, S.DELETED),
     (S.DELETING, S.FAILED),
+    (S.DELETED, S.PENDING),  # the id provisioned again (POST /api/tenants)
 } | {(s, s) for s in S}
 
 PAIRS = list(itertools.product(S, S))
@@ -42,8 +43,10 @@ def test_every_status_has_its_transitions_declared() -> None:
     assert set(TRANSITIONS) == set(S)
 
 
-def test_nothing_leaves_deleted() -> None:
-    assert [t for t in S if can_move(S.DELETED, t)] == [S.DELETED]
+def test_a_deleted_tenant_can_only_be_provisioned_anew() -> None:
+    assert [t for t in S if can_move(S.DELETED, t)] == [S.PENDING, S.DELETED]
+    for operation in Operation:  # no operation on the row revives it: only a new create
+        assert S.DELETED not in OPERATIONS[operation].allowed
 
 
 def test_an_active_tenant_is_never_provisioned_again() -> None:
