@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test faults lint fmt bench bench-provision install worker api migrate clean browser
+.PHONY: dev test faults lint fmt bench bench-provision bench-fleet install worker api migrate clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,10 +55,15 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Benchmarks (scripts, not tests): provisioning speed and SSE delivery; docs/benchmarks.md.
+## Benchmarks (scripts, not tests): provisioning speed, SSE delivery, a 10,000-tenant fleet;
+## docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.provision
 	$(BIN)/python -m bench.sse
+	$(BIN)/python -m bench.fleet
+
+bench-fleet: $(STAMP)
+	$(BIN)/python -m bench.fleet $(BENCH_ARGS)
 
 bench-provision: $(STAMP)
 	$(BIN)/python -m bench.provision $(BENCH_ARGS)
