@@ -2,8 +2,7 @@
 
 `begin_bulk_item` decides (core/actions.py), moves the row (core/lifecycle.py, conditional on
 its status) and returns what the workflow needs to start the tenant's own workflow as a child;
-for cancel it asks the tenant's run to cancel, as the API does. `abandon_bulk_item` records a
-start that failed, so the row is not left in flight with no run behind it.
+for cancel it asks the tenant's run to cancel, as the API does.
 """
 
 from dataclasses import dataclass
@@ -47,13 +46,6 @@ class BulkStart:
     is_active: bool = True
 
 
-@dataclass(frozen=True)
-class BulkAbandon:
-    tenant_id: str
-    workflow_id: str
-    error: str
-
-
 class BulkActivities:
     def __init__(self, engine: AsyncEngine, client: Client) -> None:
         self.engine = engine
@@ -66,6 +58,8 @@ class BulkActivities:
             tenant = await session.get(Tenant, item.tenant_id)
             if tenant is None:
                 return BulkStart(item.tenant_id, skipped="no such tenant")
+            if activity.info().attempt > 1 and (resumed := _resumed(tenant, item)) is not None:
+                return resumed  # the first attempt moved the row; its answer was lost
             try:
                 plan = actions.plan(tenant, item.action)
             except actions.Skip as skip:
@@ -78,9 +72,6 @@ class BulkActivities:
                 Work.DEPROVISION: item.deprovision_workflow_id,
             }[plan.work]
             assert plan.target is not None
-            # A retried activity finds the row already moved by its first attempt: done.
-            if tenant.workflow_id == workflow_id and tenant.status == plan.target:
-                return _started(tenant, plan, workflow_id)
             try:
                 await lifecycle.begin(
                     session,
@@ -105,11 +96,30 @@ class BulkActivities:
             raise
         return BulkStart(tenant.id, work=Work.CANCEL, workflow_id=tenant.workflow_id)
 
-    @activity.defn(name="abandon_bulk_item")
-    async def abandon_bulk_item(self, abandon: BulkAbandon) -> None:
-        """The child workflow could not start: the row moved for it becomes Failed, saying why."""
-        async with self.engine.begin() as conn:
-            await lifecycle.abandon(conn, abandon.tenant_id, abandon.workflow_id, abandon.error)
+
+_TARGETS = {
+    Work.PROVISION: TenantStatus.PENDING,
+    Work.UPDATE: TenantStatus.UPDATING,
+    Work.DEPROVISION: TenantStatus.DELETING,
+}
+
+
+def _resumed(tenant: Tenant, item: BulkItem) -> BulkStart | None:
+    """The row as an earlier attempt of this item left it (moved for one of its workflow ids, by
+    its user), as if moved now; None if it is not."""
+    ids = {
+        item.provision_workflow_id: Work.PROVISION,
+        item.update_workflow_id: Work.UPDATE,
+        item.deprovision_workflow_id: Work.DEPROVISION,
+    }
+    work = ids.get(tenant.workflow_id or "")
+    if work is None or tenant.initiated_by != item.initiated_by:
+        return None
+    if tenant.status != _TARGETS[work]:
+        return None
+    is_active = {Action.ACTIVATE: True, Action.DEACTIVATE: False}.get(item.action, tenant.is_active)
+    plan = actions.Plan(actions.OPERATION_OF[item.action], work, _TARGETS[work], is_active)
+    return _started(tenant, plan, tenant.workflow_id or "")
 
 
 def _started(tenant: Tenant, plan: actions.Plan, workflow_id: str) -> BulkStart:

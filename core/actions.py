@@ -34,6 +34,15 @@ class Work(StrEnum):
     CANCEL = "cancel"
 
 
+OPERATION_OF = {
+    Action.RETRY: Operation.RETRY,
+    Action.CANCEL: Operation.CANCEL,
+    Action.DELETE: Operation.DELETE,
+    Action.DEACTIVATE: Operation.UPDATE,
+    Action.ACTIVATE: Operation.UPDATE,
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     operation: Operation

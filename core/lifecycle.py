@@ -206,20 +206,6 @@ async def record(
     await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(values))
 
 
-async def abandon(conn: AsyncConnection, tenant_id: str, workflow_id: str, error: str) -> None:
-    """The run the row was moved for never started (a bulk action's child): Failed, with the
-    error. Conditional: a row that moved on, or points at another run, stays as it is."""
-    await conn.execute(
-        update(Tenant)
-        .where(
-            Tenant.id == tenant_id,
-            Tenant.workflow_id == workflow_id,
-            Tenant.status.in_(list(IN_FLIGHT)),
-        )
-        .values(status=S.FAILED, provisioning_error=error, updated_on=func.now())
-    )
-
-
 # What a run that closed without recording its outcome means for the row.
 
 

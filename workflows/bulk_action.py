@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlr
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.bulk import BulkAbandon, BulkActivities, BulkItem, BulkStart
+    from activities.bulk import BulkActivities, BulkItem, BulkStart
     from activities.progress import describe_error
     from core.actions import Action, Work
     from workflows import policies
@@ -155,12 +155,8 @@ class BulkActionWorkflow:
         try:
             handle = await self._start_child(input, start, operation_id)
         except WorkflowAlreadyStartedError:
+            # Another run under the tenant's id is under way (and owns the row): leave it be.
             error = f"{start.workflow_id} is already running"
-            await workflow.execute_activity_method(
-                BulkActivities.abandon_bulk_item,
-                BulkAbandon(tenant_id, start.workflow_id, error),
-                **options(policies.BULK_ITEM),
-            )
             return self._outcome(tenant_id, Outcome.FAILED, error, start.workflow_id)
         try:
             await handle

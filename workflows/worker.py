@@ -54,7 +54,6 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
         storage.drop_tenant_database,
         email.send_welcome_email,
         bulk.begin_bulk_item,
-        bulk.abandon_bulk_item,
     ]
 
 

@@ -22,6 +22,7 @@ def test_there_is_a_policy_per_activity_kind() -> None:
         "REMOVE_STORAGE",
         "CONTROL_PLANE_WRITE",
         "SEND_EMAIL",
+        "BULK_ITEM",
     }
 
 
