@@ -58,7 +58,9 @@ async def start_bulk_action(
     return BulkAccepted(id=bulk_id, workflow_id=workflow_id, total=len(set(tenant_ids)))
 
 
-@router.get("/{bulk_id}", response_model=BulkOut, responses={404: {"description": "No such"}})
+@router.get(
+    "/{bulk_id}", response_model=BulkOut, responses={404: {"description": "No such bulk action"}}
+)
 async def get_bulk_action(bulk_id: BulkId, user: RootUser, temporal: TemporalDep) -> BulkOut:
     """A bulk action's state: counts and every tenant's outcome so far."""
     return summary(await _read(temporal, bulk_id))
