@@ -86,7 +86,10 @@ _RETRY_AFTER = {"Retry-After": _header("Seconds to wait before trying again")}
 
 # Every error answer the API gives, described once; routes list the codes they give.
 ERROR_RESPONSES: dict[int, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Not possible for this tenant"},
+    400: {
+        "model": ErrorOut,
+        "description": "Not possible for this tenant; or a body that is not readable JSON",
+    },
     401: {
         "model": ErrorOut,
         "description": "No token, or a bad, expired or revoked one; or wrong credentials",

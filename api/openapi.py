@@ -1,9 +1,9 @@
 """The error answers of each route in the OpenAPI document, derived from what the route uses.
 
 A route that needs a token can answer 401, one that needs the root role 403, one that reads the
-database or Temporal 503, one with a body 413, one under `{tenant_id}` 404; what only some
-routes answer (409, 400, 429) they declare with `api.errors.responses(...)`. The descriptions
-come from `api.errors.ERROR_RESPONSES`, the one list of them.
+database or Temporal 503, one with a body 400 (unreadable) and 413, one under `{tenant_id}` 404;
+what only some routes answer (409, 400, 429) they declare with `api.errors.responses(...)`.
+The descriptions come from `api.errors.ERROR_RESPONSES`, the one list of them.
 """
 
 from collections.abc import Callable, Iterator
@@ -48,7 +48,7 @@ def _codes(route: APIRoute) -> set[int]:
     if calls & _BACKENDS:
         codes.add(503)
     if route.body_field is not None:
-        codes.add(413)
+        codes |= {400, 413}  # 400: a body that is not JSON at all (e.g. invalid UTF-8)
     if "{tenant_id}" in route.path:
         codes.add(404)
     return codes
