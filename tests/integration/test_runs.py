@@ -90,6 +90,8 @@ async def test_runs_of_unknown_tenants_and_foreign_runs_are_404(api: httpx.Async
     (run,) = await runs_when(api, tenant_id, ["Completed"])
     other = unique_tenant_id("runs")
     assert (await api.post("/api/tenants", json=tenant_body(other))).status_code == 202
+    # Settled before the next test: nothing of this one may run (and hash) during it.
+    await wait_for_status(api, other, {TenantStatus.ACTIVE})
     assert (await api.get(f"/api/tenants/{other}/runs/{run['runId']}")).status_code == 404
     response = await api.get(f"/api/tenants/{tenant_id}/runs/x' OR 'a'='a")
     assert response.status_code == 422
