@@ -54,6 +54,14 @@ def fuzz(operation: Any, mode: GenerationMode, token: str, statuses: Counter[int
     run()
 
 
+def describe(failure: BaseException) -> str:
+    """The failure and, for a group (schemathesis, or hypothesis' flaky wrapper), its members."""
+    text = str(failure)
+    if isinstance(failure, BaseExceptionGroup):
+        text += "".join(f"\n  | {describe(member)}" for member in failure.exceptions)
+    return text[:3000]
+
+
 def test_every_answer_is_documented_and_none_is_a_server_error(
     api_url: str, root_token: str, worker: None, fresh_counts: None
 ) -> None:
@@ -71,7 +79,7 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
                 pass  # nothing about this operation can be made invalid (negative mode)
             # Each operation's first failure, not only the first (schemathesis raises a group).
             except (Exception, BaseExceptionGroup) as failure:
-                failures[f"{operation.label} ({mode.value})"] = str(failure)[:2000]
+                failures[f"{operation.label} ({mode.value})"] = describe(failure)
     print(
         f"schemathesis: {len(operations)} operations, {statuses.total()} requests "
         f"{dict(sorted(statuses.items()))}, {len(failures)} operations with failures"
