@@ -63,14 +63,6 @@ export const store = {
   },
 };
 
-/** One page of the list into the store (rows of other pages are dropped); resolves to the
- * page (`{items, total, nextCursor}`). */
-export async function loadTenants(params) {
-  const page = await api.tenants(params);
-  store.setTenants(page.items);
-  return page;
-}
-
 /** Refetch one row; a 404 removes it. Resolves to the row, or null when it is gone. */
 export async function refreshTenant(id) {
   try {

@@ -7,7 +7,7 @@ import { api } from '../api.js';
 import { h, icon } from '../dom.js';
 import { isBusy, STATUSES, storageText } from '../format.js';
 import * as streams from '../streams.js';
-import { loadTenants, store } from '../store.js';
+import { store } from '../store.js';
 import { BULK_ACTIONS, bulkProgress, startBulk } from './bulk.js';
 import { statusBadge, timeText } from './components.js';
 
@@ -364,8 +364,9 @@ export function mountList(main) {
       cursor: view.cursors.at(-1) ?? undefined,
     };
     try {
-      const [answer, counts] = await Promise.all([loadTenants(params), api.tenantStats()]);
-      if (mine !== request) return;
+      const [answer, counts] = await Promise.all([api.tenants(params), api.tenantStats()]);
+      if (mine !== request) return; // a newer filter, sort or page was asked for meanwhile
+      store.setTenants(answer.items);
       page = { ids: answer.items.map((t) => t.id), total: answer.total, nextCursor: answer.nextCursor };
       stats = counts;
       failed = null;
