@@ -234,3 +234,17 @@ def sealing_env(settings: Settings) -> dict[str, str]:
     and the worker that unseals it need the same key."""
     key = settings.password_sealing_key
     return {} if key is None else {"PASSWORD_SEALING_KEY": key.get_secret_value()}
+
+
+@asynccontextmanager
+async def template_held(settings: Settings) -> AsyncIterator[None]:
+    """A session connected to template1: CREATE DATABASE then fails after PostgreSQL's 5 s wait
+    ("source database template1 is being accessed by other users"), attempt after attempt."""
+    assert settings.database_url
+    engine = create_oneshot_engine(with_database(settings.database_url, "template1"))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            yield
+    finally:
+        await engine.dispose()

@@ -3,24 +3,20 @@ attempts: every run ends Cancelled with nothing left, or Active (the cancel came
 never Failed. Seeded: the seed is printed, FAULTS_SEED=<seed> replays a run's choices."""
 
 import asyncio
-import contextlib
 import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from core.database import create_oneshot_engine, with_database
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.faults.conftest import sized
 from tests.faults.storage import NOTHING_LEFT, expected_footprint, tenant_footprint
-from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import template_held, tenant_body, unique_tenant_id, wait_for_status
 
 pytestmark = pytest.mark.faults
 
@@ -33,20 +29,6 @@ class Run:
     tenant_id: str
     isolated: bool
     cancel_after: float
-
-
-@contextlib.asynccontextmanager
-async def template_in_use(settings: Settings) -> AsyncIterator[None]:
-    """A session on template1: CREATE DATABASE fails ("source database is being accessed by
-    other users") and isolated tenants retry with backoff until it goes away."""
-    assert settings.database_url
-    engine = create_oneshot_engine(with_database(settings.database_url, "template1"))
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-            yield
-    finally:
-        await engine.dispose()
 
 
 async def cancel_later(api: httpx.AsyncClient, run: Run) -> dict[str, object]:
@@ -75,7 +57,7 @@ async def test_cancels_at_random_moments_end_cancelled_or_active_never_failed(
         batch, busy_for = runs[start : start + BATCH], rng.uniform(0, 5)
 
         async def template_busy(seconds: float = busy_for) -> None:
-            async with template_in_use(settings):
+            async with template_held(settings):
                 await asyncio.sleep(seconds)  # how long the retry-causing fault lasts
 
         busy = asyncio.create_task(template_busy())

@@ -18,8 +18,15 @@ from temporalio.client import Client
 from core.naming import storage_name
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import step_held, tenant_body, unique_tenant_id, wait_for_status, wait_for_step
-from tests.integration.test_cancel_wins import template_held, wait_for_create_database_statement
+from tests.helpers import (
+    step_held,
+    template_held,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+    wait_for_step,
+)
+from tests.integration.test_cancel_wins import wait_for_create_database_statement
 
 OUT = Path(os.environ.get("HISTORY_OUT", "tests/histories"))
 FINAL = {TenantStatus.ACTIVE, TenantStatus.FAILED, TenantStatus.CANCELLED, TenantStatus.DELETED}

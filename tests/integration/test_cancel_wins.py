@@ -18,27 +18,20 @@ from core.passwords import hash_password_async
 from core.settings import Settings
 from core.status import ROOT_TENANT_ID
 from tests.conftest import token_for
-from tests.helpers import PASSWORD, step_held, tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import (
+    PASSWORD,
+    step_held,
+    template_held,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+)
 from tests.helpers import wait_for_step as wait_for_api_step
 from tests.integration.test_cancellation import FINAL, leftovers, temporal_cli
 
 pytestmark = pytest.mark.integration
 
 NOTHING = {"database": 0, "schema": 0, "users": 0}
-
-
-@contextlib.asynccontextmanager
-async def template_held(settings: Settings) -> AsyncIterator[None]:
-    """A session connected to template1: CREATE DATABASE then fails after PostgreSQL's 5 s wait
-    ("source database template1 is being accessed by other users"), attempt after attempt."""
-    assert settings.database_url
-    engine = create_oneshot_engine(with_database(settings.database_url, "template1"))
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-            yield
-    finally:
-        await engine.dispose()
 
 
 async def wait_for_create_database_statement(settings: Settings, name: str) -> None:

@@ -1,10 +1,6 @@
 """Notifications reach only the user who started the operation: every tab, any API process."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -22,14 +18,13 @@ from api.notification_hub import FALLBACK_SECONDS
 from core.models import NOTIFY_CHANNEL
 from core.settings import Settings
 from core.status import TenantStatus
+from tests.api_process import api_process
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, token_for
 from tests.helpers import (
     PASSWORD,
     Listener,
-    free_port,
     listen,
     occupy_database_name,
-    sealing_env,
     serve_in_thread,
     tenant_body,
     unique_tenant_id,
@@ -93,34 +88,8 @@ async def test_failure_is_notified_as_tenant_creation_failed(
 @pytest.fixture
 def second_api_process(settings: Settings) -> Iterator[str]:
     """`python -m api` in its own process, sharing only PostgreSQL and Temporal with the first."""
-    assert settings.database_url and settings.jwt_secret
-    port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": settings.database_url,
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "API_PORT": str(port),
-        **sealing_env(settings),
-    }
-    process = subprocess.Popen([sys.executable, "-m", "api"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the second API process died"
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the second API process never became healthy")
+    with api_process(settings) as (url, _):
         yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
 
 
 async def test_stream_on_another_api_process_gets_it(
