@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.history_watch import watch_history
 from api.progress_source import DESCRIBE_TIMEOUT, QUERY_ERRORS, QUERY_TIMEOUT
 from api.tenant_list import TenantFilter
 from core.actions import Action
@@ -116,7 +116,7 @@ async def follow(client: Client, bulk_id: str) -> AsyncIterator[BulkProgress]:
     """The state each time it changes, until the bulk has finished (or ended otherwise)."""
     dirty, closed = asyncio.Event(), asyncio.Event()
     dirty.set()
-    watcher = asyncio.create_task(_watch(_handle(client, bulk_id), dirty, closed))
+    watcher = asyncio.create_task(watch_history(_handle(client, bulk_id), dirty, closed))
     version = -1
     try:
         while True:
@@ -137,40 +137,3 @@ async def follow(client: Client, bulk_id: str) -> AsyncIterator[BulkProgress]:
                 return
     finally:
         watcher.cancel()
-
-
-_STATE_CHANGES = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED}
-_CLOSES = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-}
-
-
-async def _watch(
-    handle: WorkflowHandle[BulkActionWorkflow, BulkProgress],
-    dirty: asyncio.Event,
-    closed: asyncio.Event,
-) -> None:
-    """Long-poll the history: a completed workflow task may have changed the state."""
-    delay = 0.5
-    while True:
-        try:
-            async for event in handle.fetch_history_events(wait_new_event=True):
-                if event.event_type in _STATE_CHANGES:
-                    dirty.set()
-                elif event.event_type in _CLOSES:
-                    break
-            closed.set()
-            dirty.set()
-            return
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                closed.set()
-                dirty.set()
-                return
-            log.warning("history long-poll of bulk %s failed: %s", handle.id, err)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)

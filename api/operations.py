@@ -18,7 +18,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.schemas import TenantAccepted, TenantChange, TenantCreate
-from core import lifecycle
+from core import actions, lifecycle
+from core.actions import Action, Work
 from core.lifecycle import Operation
 from core.models import Tenant
 from core.naming import storage_name
@@ -114,10 +115,13 @@ class Operations:
     async def retry(self, tenant_id: str, user_id: str) -> TenantAccepted:
         tenant = await self._load(tenant_id, Operation.RETRY)
         _require(tenant, Operation.RETRY)
-        kind = (tenant.workflow_id or "").split("-", 1)[0]
-        if kind == "deprovision":
-            raise Conflict(f"Deleting tenant '{tenant_id}' failed: DELETE it again to finish")
-        if kind == "update":
+        # Which retry it is (provision again, re-apply an update, or neither) is decided in one
+        # place for single requests and bulk actions alike.
+        try:
+            work = actions.plan(tenant, Action.RETRY).work
+        except actions.Skip as err:
+            raise Conflict(f"Tenant '{tenant_id}' cannot be retried: {err}") from err
+        if work is Work.UPDATE:
             # A tenant that was Active: never re-provision it (a cancel would compensate by
             # dropping its data). Re-apply the row's current name and flag instead.
             return await self._update(

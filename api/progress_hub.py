@@ -15,14 +15,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
+from temporalio.client import Client
+from temporalio.service import RPCError
 
+from api.history_watch import watch_history
 from api.progress_source import (
     QUERY_ERRORS,
     QUERY_PATIENCE,
@@ -42,16 +40,6 @@ log = logging.getLogger(__name__)
 FALLBACK_SECONDS = 15.0
 # How long a reader outlives its last subscriber (a reload, a reconnect, a late subscriber).
 LINGER_SECONDS = 30.0
-
-_STATE_CHANGES = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED}
-_CLOSES = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-}
 
 
 class WorkflowReader:
@@ -117,7 +105,7 @@ class WorkflowReader:
     async def _follow(self, run: Run) -> None:
         dirty, closed = asyncio.Event(), asyncio.Event()
         dirty.set()
-        watcher = asyncio.create_task(self._watch(run.handle, dirty, closed))
+        watcher = asyncio.create_task(watch_history(run.handle, dirty, closed))
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -133,33 +121,6 @@ class WorkflowReader:
                     return
         finally:
             watcher.cancel()
-
-    async def _watch(
-        self, handle: WorkflowHandle[Any, Any], dirty: asyncio.Event, closed: asyncio.Event
-    ) -> None:
-        """Long-poll the history until the run closes; Temporal unreachable: again, backing off
-        from 0.5 s to 10 s."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            wait=wait_exponential(multiplier=0.5, max=10.0),
-            before_sleep=self._log_retry,
-        ):
-            with attempt:
-                try:
-                    async for event in handle.fetch_history_events(wait_new_event=True):
-                        if event.event_type in _STATE_CHANGES:
-                            dirty.set()
-                        elif event.event_type in _CLOSES:
-                            break
-                except RPCError as err:
-                    if err.status != RPCStatusCode.NOT_FOUND:
-                        raise
-        closed.set()
-        dirty.set()
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        err = state.outcome.exception() if state.outcome else None
-        log.warning("history long-poll of %s failed: %s", self.workflow_id, err)
 
     async def _query(self, run: Run) -> Snapshot | None:
         query = asyncio.ensure_future(query_progress(run, QUERY_TIMEOUT))
@@ -257,8 +218,3 @@ class ProgressHub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _transient(err: BaseException) -> bool:
-    """Temporal unreachable or overloaded; NOT_FOUND (the run is gone) ends the watch."""
-    return isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND

@@ -8,8 +8,6 @@ or a cancelled one that left no details, is queried (api/progress_source.py deci
 
 import asyncio
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from api.progress_source import DESCRIBE_TIMEOUT, Run
+from api.schemas import RunOut
 from core.status import TenantStatus
 from workflows.models import TENANT_STATUS
 
@@ -51,20 +50,6 @@ _ENDED_BADLY = {
     WorkflowExecutionStatus.TERMINATED,
     WorkflowExecutionStatus.TIMED_OUT,
 }
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    workflow_id: str
-    run_id: str
-    workflow_type: str
-    label: str
-    status: str
-    tenant_status: TenantStatus | None
-    started_at: datetime
-    closed_at: datetime | None
-    error: str | None
-    web_url: str
 
 
 def tenant_query(tenant_id: str, run_id: str | None = None) -> str:
@@ -104,12 +89,12 @@ def tenant_status(execution: WorkflowExecution) -> TenantStatus | None:
         return None
 
 
-async def list_runs(client: Client, ui: str, tenant_id: str) -> list[RunInfo]:
+async def list_runs(client: Client, ui: str, tenant_id: str) -> list[RunOut]:
     executions = [e async for e in client.list_workflows(tenant_query(tenant_id), limit=MAX_RUNS)]
     executions.sort(key=lambda e: e.start_time, reverse=True)
     errors = await asyncio.gather(*(_error(client, e) for e in executions))
     return [
-        RunInfo(
+        RunOut(
             workflow_id=e.id,
             run_id=e.run_id,
             workflow_type=e.workflow_type,

@@ -29,7 +29,7 @@ async def list_tenant_runs(
         runs = await list_runs(temporal, settings.temporal_ui_url, tenant_id)
     except RPCError as err:
         raise ServiceUnavailable(f"Could not list the runs: {err.message}") from err
-    return [RunOut.model_validate(run) for run in runs]
+    return runs
 
 
 @router.get("/{tenant_id}/runs/{run_id}", response_model=ProgressOut)
