@@ -109,12 +109,16 @@ async def test_a_flood_of_wrong_passwords_is_throttled_while_creation_goes_on(
 ) -> None:
     guesses = sized(50, 200)
 
+    flooding = asyncio.Event()
+
     async def guess(n: int) -> httpx.Response:
         form = {"username": ROOT_EMAIL, "password": f"guess-{n}", "tenant": "root"}
-        return await anonymous.post("/api/auth/token", data=form, timeout=120)
+        response = await anonymous.post("/api/auth/token", data=form, timeout=120)
+        flooding.set()
+        return response
 
     async def create() -> tuple[float, float]:
-        await asyncio.sleep(0.05)  # let the flood start first
+        await flooding.wait()  # the flood is reaching the API: create in the middle of it
         tenant_id, started = unique_tenant_id("flood"), time.monotonic()
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         accepted = time.monotonic() - started

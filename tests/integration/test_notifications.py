@@ -246,7 +246,12 @@ async def test_live_streams_get_late_commits_in_any_order_exactly_once(
             for conn, tenant_id in reversed(list(zip(conns, about, strict=True))):
                 await conn.commit()
                 await tab.wait_for(tenant_id, within=10)
-        await asyncio.sleep(0.5)  # give a repeated copy time to arrive
+        # A later notification through the same stream: once it has arrived, the stream has read
+        # past all four again, so a repeated copy would have been delivered by then.
+        sentinel = unique_tenant_id("after")
+        async with control_plane.begin() as conn:
+            await insert_notification(conn, other_user.id, sentinel)
+        await tab.wait_for(sentinel, within=10)
     finally:
         await tab.close()
     assert [len(tab.about(tenant_id)) for tenant_id in about] == [1, 1, 1, 1]
