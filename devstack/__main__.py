@@ -77,6 +77,21 @@ def start_embedded_postgres(data: Path) -> tuple[str, int]:
     return uri, pid
 
 
+def derived_urls(env: dict[str, str], ui_port: str | None) -> dict[str, str]:
+    """The links the API and worker hand out (Web UI in /api/config, the app in e-mails), from
+    the ports this stack listens on; a TEMPORAL_UI_URL or PUBLIC_URL that is set wins.
+    `ui_port`: the dev server's Web UI port, None when an outside cluster is used."""
+    host = env.get("API_HOST", "127.0.0.1")
+    if host in ("", "0.0.0.0", "::"):  # listening everywhere: this machine is reachable locally
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    urls = {"PUBLIC_URL": f"http://{host}:{env.get('API_PORT', '8000')}"}
+    if ui_port is not None:
+        urls["TEMPORAL_UI_URL"] = f"http://127.0.0.1:{ui_port}"
+    return {key: value for key, value in urls.items() if not env.get(key)}
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -116,6 +131,7 @@ def main() -> None:
         else:
             env["DATABASE_URL"], postgres_pid = start_embedded_postgres(data)
             say("postgres", f"embedded PostgreSQL, data in {data / 'postgres'}")
+        env |= derived_urls(env, ui_port if children else None)  # children: the dev server
         run_once("setup", [sys.executable, "-m", "core.setup"], env)
         if not env.get("SMTP_HOST"):
             env["SMTP_PORT"] = env.get("SMTP_PORT", "1025")
