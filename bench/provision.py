@@ -16,22 +16,26 @@ figures and charts go into docs/benchmarks.md.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.control_plane import ControlPlaneActivities
 from activities.models import TenantRef
 from activities.progress import AttemptReporter
 from activities.tenant_storage import TenantStorageActivities
+from bench.breakdown import breakdown
 from bench.provision_report import report
 from bench.rawsse import events
 from bench.sse import sign_in
@@ -113,19 +117,27 @@ async def until_active(stack: Stack, auth: dict[str, str], tenant_id: str) -> st
 
 
 async def to_active(
-    stack: Stack, api: httpx.AsyncClient, auth: dict[str, str], isolated: bool, n: int
+    stack: Stack,
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    isolated: bool,
+    n: int,
+    runs: list[tuple[str, float, float]] | None = None,
 ) -> list[float]:
-    """POST, then the Active snapshot on /events: client side, one tenant at a time."""
+    """POST, then the Active snapshot on /events: client side, one tenant at a time. `runs`
+    collects (workflow id, began, seen) in wall-clock time for the breakdown."""
     took = []
     for _ in range(n):
         tenant_id = new_id("lat")
-        began = time.perf_counter()
+        began_wall, began = time.time(), time.perf_counter()
         response = await api.post("/api/tenants", json=body(tenant_id, isolated))
         response.raise_for_status()
         status = await asyncio.wait_for(until_active(stack, auth, tenant_id), 60)
         if status != "Active":
             raise RuntimeError(f"{tenant_id} ended {status}")
         took.append(time.perf_counter() - began)
+        if runs is not None:
+            runs.append((response.json()["workflowId"], began_wall, began_wall + took[-1]))
     return took
 
 
@@ -140,8 +152,20 @@ async def posts_alone(api: httpx.AsyncClient, n: int) -> list[float]:
     return [await timed_post(api, new_id("post")) for _ in range(n)]
 
 
-async def posts_concurrent(api: httpx.AsyncClient, clients: int) -> list[float]:
-    return list(await asyncio.gather(*(timed_post(api, new_id("conc")) for _ in range(clients))))
+async def posts_concurrent(
+    stack: Stack, api: httpx.AsyncClient, clients: int
+) -> tuple[list[float], float]:
+    """`clients` POSTs at once; also the API's CPU time per POST meanwhile (ms): with one
+    event loop, `clients` x that is the least time the last of them can take."""
+    pid = stack.processes["api"].pid
+    cpu_before = cpu_seconds(pid)
+    took = await asyncio.gather(*(timed_post(api, new_id("conc")) for _ in range(clients)))
+    return list(took), (cpu_seconds(pid) - cpu_before) / clients * 1000
+
+
+@contextlib.asynccontextmanager
+async def temporal_client(stack: Stack) -> AsyncIterator[Client]:
+    yield await Client.connect(stack.env["TEMPORAL_ADDRESS"])
 
 
 def rss_mib(pid: int) -> float:
@@ -225,11 +249,18 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         results["floor_shared"] = summary(await floor(stack, False, args.n))
         results["floor_isolated"] = summary(await floor(stack, True, args.n))
         say("POST -> Active on /events, one at a time")
-        results["active_shared"] = summary(await to_active(stack, api, auth, False, args.n))
+        shared_runs: list[tuple[str, float, float]] = []
+        results["active_shared"] = summary(
+            await to_active(stack, api, auth, False, args.n, shared_runs)
+        )
         results["active_isolated"] = summary(await to_active(stack, api, auth, True, args.n))
+        async with temporal_client(stack) as client:
+            results["active_shared_breakdown_ms"] = await breakdown(client, shared_runs)
         say("POST /api/tenants alone, then 50 at once")
         results["post_alone"] = summary(await posts_alone(api, args.n * 2))
-        results["post_concurrent"] = summary(await posts_concurrent(api, args.clients))
+        concurrent, cpu_ms = await posts_concurrent(stack, api, args.clients)
+        results["post_concurrent"] = summary(concurrent)
+        results["post_concurrent"]["api_cpu_ms_per_post"] = round(cpu_ms, 1)
         await asyncio.sleep(5)  # let the concurrent ones drain before the burst
         say(f"burst: {args.burst} tenants from {args.clients} clients")
         results["burst"] = await burst(stack, api, args.burst, args.clients)

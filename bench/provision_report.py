@@ -78,11 +78,27 @@ def over_time(final_at_s: list[float], total: int, points: int = 10, width: int 
     return "\n".join(rows)
 
 
+def where_it_goes(results: dict[str, Any]) -> str:
+    """The shared POST -> Active median split by the runs' histories, and the POST's CPU bound."""
+    parts = results.get("active_shared_breakdown_ms") or {}
+    lines = ["Where POST → Active (shared, medians per part) goes:"]
+    lines += [f"- {part.replace('_', ' ')}: {ms} ms" for part, ms in parts.items()]
+    post = results["post_concurrent"]
+    cpu = post.get("api_cpu_ms_per_post")
+    if cpu is not None:
+        lines.append(
+            f"- the API's CPU per POST with {post['n']} at once: {cpu} ms, so the last of them "
+            f"cannot finish before {post['n']} x {cpu} = {post['n'] * cpu:.0f} ms on one event loop"
+        )
+    return "\n".join(lines)
+
+
 def report(results: dict[str, Any]) -> str:
     b = results["burst"]
     return "\n\n".join(
         [
             table(results),
+            where_it_goes(results),
             "Time from the burst's start to each tenant's final status:\n```\n"
             + histogram(b["final_at_s"])
             + "\n```",
