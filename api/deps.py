@@ -101,6 +101,24 @@ async def root_user(user: CurrentUser) -> Principal:
 
 RootUser = Annotated[Principal, Depends(root_user)]
 
+ADMIN_ROLE = "admin"
+
+
+def _check_reader(user: Principal, tenant_id: str) -> Principal:
+    # Checked before the tenant is looked up: another tenant's id gets 403 whether or not it
+    # exists, so a tenant admin cannot probe for tenants.
+    if user.is_root or (user.tenant == tenant_id and ADMIN_ROLE in user.roles):
+        return user
+    raise Forbidden("This needs the root role or the admin role of this tenant")
+
+
+async def tenant_reader(tenant_id: str, user: CurrentUser) -> Principal:
+    """Root, or an admin of the tenant in the path (read access to that tenant only)."""
+    return _check_reader(user, tenant_id)
+
+
+TenantReader = Annotated[Principal, Depends(tenant_reader)]
+
 
 async def stream_user(
     request: Request,
@@ -121,6 +139,13 @@ async def stream_root(user: StreamUser) -> Principal:
 
 
 StreamRoot = Annotated[Principal, Depends(stream_root)]
+
+
+async def stream_tenant_reader(tenant_id: str, user: StreamUser) -> Principal:
+    return _check_reader(user, tenant_id)
+
+
+StreamTenantReader = Annotated[Principal, Depends(stream_tenant_reader)]
 
 
 async def last_event_id(

@@ -13,9 +13,13 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from core.actions import Action
 from core.naming import validate_tenant_id
@@ -53,12 +57,43 @@ def _no_control_before(value: object) -> object:
     return reject_control_characters(value) if isinstance(value, str) else value
 
 
+def human_messages(messages: dict[str, str]) -> WrapValidator:
+    """Say a field's constraint errors as sentences for the form ("Enter a name") instead of
+    pydantic's wording, keeping the error type and the constraints in the OpenAPI schema."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError as err:
+            first = err.errors()[0]
+            message = messages.get(first["type"])
+            if message is None:
+                raise
+            raise PydanticCustomError(first["type"], message) from None
+
+    return WrapValidator(validate)
+
+
 NoControl = AfterValidator(reject_control_characters)
 TenantId = Annotated[str, NoControl, AfterValidator(validate_tenant_id)]
 TenantName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    NoControl,
+    human_messages(
+        {
+            "string_too_short": "Enter a name",
+            "string_too_long": "Use at most 200 characters for the name",
+        }
+    ),
 ]
-Email = Annotated[EmailStr, BeforeValidator(_no_control_before), AfterValidator(_lower)]
+# The wrapper is inner to the control-character check, whose own message stays.
+Email = Annotated[
+    EmailStr,
+    human_messages({"value_error": "Enter a valid email address, like name@example.com"}),
+    BeforeValidator(_no_control_before),
+    AfterValidator(_lower),
+]
 # SecretStr: a rejected password is never echoed back in the 422 body or in logs.
 Password = Annotated[SecretStr, AfterValidator(_password_policy)]
 
@@ -97,6 +132,14 @@ class TenantAccepted(CamelModel):
     workflow_id: str
 
 
+class SignupAccepted(TenantAccepted):
+    """`progressToken` reads this tenant's progress for a while:
+    `GET /api/signup/{id}/events?token=…` (nothing else, nobody else's)."""
+
+    name: str
+    progress_token: str
+
+
 class TenantOut(CamelModel):
     id: str
     name: str
@@ -111,6 +154,14 @@ class TenantOut(CamelModel):
     workflow_id: str | None
     created_on: datetime
     updated_on: datetime
+
+
+class TenantUserOut(CamelModel):
+    """A user of a tenant (never the password hash)."""
+
+    email: str
+    roles: list[str]
+    created_on: datetime
 
 
 class TenantPage(CamelModel):

@@ -10,6 +10,11 @@ from core.status import ROOT_TENANT_ID
 
 ALGORITHM = "HS256"
 ROOT_ROLE = "root"
+# A sign-up's progress token: it reads that one tenant's progress for a while, nothing else.
+# The audience keeps it apart from access tokens both ways (an access token has none, and
+# `jwt.decode` without an audience refuses a token that names one).
+SIGNUP_PROGRESS_AUDIENCE = "tenantflow:signup-progress"
+SIGNUP_PROGRESS_TTL = timedelta(minutes=30)
 
 
 class InvalidToken(Exception):
@@ -66,3 +71,29 @@ def decode_access_token(settings: Settings, token: str) -> Principal:
         tenant=str(claims["tenant"]),
         roles=tuple(roles),
     )
+
+
+def create_signup_progress_token(settings: Settings, tenant_id: str) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": tenant_id,
+        "aud": SIGNUP_PROGRESS_AUDIENCE,
+        "iat": now,
+        "exp": now + SIGNUP_PROGRESS_TTL,
+    }
+    return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
+
+
+def signup_progress_tenant(settings: Settings, token: str) -> str:
+    """The tenant id a sign-up progress token is for."""
+    try:
+        claims = jwt.decode(
+            token,
+            _secret(settings),
+            algorithms=[ALGORITHM],
+            audience=SIGNUP_PROGRESS_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.InvalidTokenError as err:
+        raise InvalidToken(str(err)) from err
+    return str(claims["sub"])

@@ -56,20 +56,22 @@ class UpdateTenant:
                 track.ignore_cancel_requests()
                 track.cancel_pending()
                 await track.set_status(TenantStatus.ACTIVE, error="The update was cancelled")
-                await self._notify(input, NotificationType.TENANT_UPDATE_FAILED, "cancelled")
+                await self._notify(input, NotificationType.TENANT_UPDATE_FAILED, "were cancelled")
                 raise
             assert isinstance(err, ActivityError)
             error = describe_error(err.cause or err)
             await track.record_failure(error)
-            await self._notify(input, NotificationType.TENANT_UPDATE_FAILED, error)
+            await self._notify(input, NotificationType.TENANT_UPDATE_FAILED, f"failed: {error}")
             raise ApplicationError(
                 error, track.progress, type="UpdateFailed", non_retryable=True
             ) from err
-        await self._notify(input, NotificationType.TENANT_UPDATED, "updated")
+        await self._notify(input, NotificationType.TENANT_UPDATED, "were saved")
         return OperationResult(input.tenant_id, TenantStatus.ACTIVE, track.progress)
 
     async def _notify(self, input: UpdateTenantInput, type: NotificationType, what: str) -> None:
-        text = f"Tenant '{input.name}': update {what}"
+        # "Changes to tenant 'Globex' were saved" / "... failed: <error>" (only activity input:
+        # the wording can change without breaking the replay of recorded histories).
+        text = f"Changes to tenant '{input.name}' {what}"
         await self.tracker.notify(input.initiated_by, input.operation_id, type.value, text)
 
     @workflow.query(name=PROGRESS_QUERY)

@@ -2,13 +2,21 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import LastEventId, ProgressHubDep, SessionDep, SettingsDep, StreamRoot
+from api.deps import (
+    LastEventId,
+    ProgressHubDep,
+    SessionDep,
+    SettingsDep,
+    StreamTenantReader,
+)
 from api.errors import NotFound, ServiceUnavailable
 from api.operations import load_tenant
 from api.progress_hub import ProgressHub
 from core.models import Tenant
+from core.settings import Settings
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])
 
@@ -26,13 +34,24 @@ FIRST_SNAPSHOT_SECONDS = 15.0
 )
 async def stream_progress(
     tenant_id: str,
-    user: StreamRoot,
+    user: StreamTenantReader,
     session: SessionDep,
     hub: ProgressHubDep,
     settings: SettingsDep,
     last_id: LastEventId,
 ) -> Response:
     """Server-sent `progress` events: the snapshot each time it changes, until a final status."""
+    return await progress_response(session, hub, settings, tenant_id, last_id)
+
+
+async def progress_response(
+    session: AsyncSession,
+    hub: ProgressHub,
+    settings: Settings,
+    tenant_id: str,
+    last_id: int | None,
+) -> Response:
+    """The tenant's progress stream, every check done before it starts (also for sign-up)."""
     tenant = await load_tenant(session, tenant_id)
     await session.close()  # the stream outlives the request's session
     if tenant.workflow_id is None:

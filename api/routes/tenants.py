@@ -2,9 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import select
 from temporalio.service import RPCError
 
-from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import RootUser, SessionDep, SettingsDep, TemporalDep, TenantReader
 from api.errors import NotFound, ServiceUnavailable
 from api.operations import Operations, load_tenant
 from api.progress_source import current_snapshot
@@ -15,6 +16,7 @@ from api.schemas import (
     TenantOut,
     TenantPage,
     TenantStats,
+    TenantUserOut,
 )
 from api.tenant_list import (
     DEFAULT_LIMIT,
@@ -25,6 +27,7 @@ from api.tenant_list import (
     count_by_status,
     list_tenants,
 )
+from core.models import User
 from core.status import TenantStatus
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])
@@ -88,14 +91,14 @@ async def get_tenant_stats(user: RootUser, session: SessionDep) -> TenantStats:
 
 
 @router.get("/{tenant_id}", response_model=TenantOut)
-async def get_tenant(tenant_id: str, user: RootUser, session: SessionDep) -> TenantOut:
-    """One tenant."""
+async def get_tenant(tenant_id: str, user: TenantReader, session: SessionDep) -> TenantOut:
+    """One tenant (root, or an admin of this tenant)."""
     return TenantOut.model_validate(await load_tenant(session, tenant_id))
 
 
 @router.get("/{tenant_id}/progress", response_model=ProgressOut)
 async def get_progress(
-    tenant_id: str, user: RootUser, session: SessionDep, temporal: TemporalDep
+    tenant_id: str, user: TenantReader, session: SessionDep, temporal: TemporalDep
 ) -> ProgressOut:
     """The workflow's progress snapshot; with no worker up, the row (steps omitted)."""
     tenant = await load_tenant(session, tenant_id)
@@ -105,3 +108,15 @@ async def get_progress(
         return (await current_snapshot(session, temporal, tenant)).progress
     except RPCError as err:
         raise ServiceUnavailable(f"Could not read the workflow: {err.message}") from err
+
+
+@router.get("/{tenant_id}/users", response_model=list[TenantUserOut])
+async def list_tenant_users(
+    tenant_id: str, user: TenantReader, session: SessionDep
+) -> list[TenantUserOut]:
+    """The tenant's users, oldest first (root, or an admin of this tenant)."""
+    await load_tenant(session, tenant_id)
+    users = await session.scalars(
+        select(User).where(User.tenant_id == tenant_id).order_by(User.created_on, User.email)
+    )
+    return [TenantUserOut.model_validate(row) for row in users]

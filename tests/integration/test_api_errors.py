@@ -48,7 +48,7 @@ async def assert_nothing_started(api: httpx.AsyncClient, client: Client, tenant_
         ("id", "select", "reserved"),
         ("id", "template1", "reserved"),
         ("id", "pg-catalog", "reserved"),
-        ("name", "   ", "at least 1 character"),
+        ("name", "   ", "Enter a name"),
         ("adminEmail", "not-an-email", "valid email"),
         ("adminEmail", "admin@", "valid email"),
         ("password", "short1", "8 to 128 characters"),
