@@ -102,6 +102,15 @@ export const api = {
   retryTenant: (id) => request('POST', `${tenantPath(id)}/retry`),
   cancelTenant: (id) => request('POST', `${tenantPath(id)}/cancel`),
   deleteTenant: (id) => request('DELETE', tenantPath(id)),
+  /** `{head, revisions: [{id, description}], counts, migrating}`: the fleet's schema. */
+  schema: () => request('GET', '/api/schema'),
+  migrations: () => request('GET', '/api/migrations'),
+  migration: (id) => request('GET', `/api/migrations/${encodeURIComponent(id)}`),
+  /** `{targetRevision, concurrency, canary, maxFailures}` → `{id, workflowId, total}`. */
+  startMigration: (body) => request('POST', '/api/migrations', { json: body }),
+  /** `pause`, `resume`, `cancel` or `retry` → the rollout's state. */
+  migrationAction: (id, verb) =>
+    request('POST', `/api/migrations/${encodeURIComponent(id)}/${verb}`),
   /** Resolves once the API answers at all (any status): it is reachable again. */
   reachable: () =>
     request('GET', '/health', { auth: false }).catch((error) => {
