@@ -2,10 +2,12 @@
 
 import uvicorn
 
+from core import logs
 from core.settings import get_settings
 
 
 def main() -> None:
+    logs.configure()
     settings = get_settings()
     uvicorn.run(
         "api.main:create_app",
@@ -15,7 +17,9 @@ def main() -> None:
         # X-Forwarded-For is the app's business (TRUSTED_PROXIES, default none): uvicorn's own
         # handling would believe it from 127.0.0.1, i.e. from anyone on this host.
         proxy_headers=False,
-        log_level="info",
+        # uvicorn's loggers go through core/logs.py's handler (JSON or text, redacted).
+        log_config=None,
+        log_level=logs.uvicorn_level(),
     )
 
 

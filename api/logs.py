@@ -1,24 +1,22 @@
-"""Keep access tokens out of the access log.
+"""Keep access tokens out of the access log, however the app is served.
 
 EventSource cannot send headers, so the SSE routes take the token as `?access_token=`; uvicorn
-would write it into every access-log line. The filter redacts it (and `lastEventId` stays).
+would write it into every access-log line. `python -m api` formats every line through
+core/logs.py, which redacts it; this filter does the same where someone else configured logging
+(`uvicorn api.main:create_app --factory`, an app served in tests). `lastEventId` stays.
 """
 
 import logging
-import re
 
-_TOKEN = re.compile(r"(access_token=)[^&\s]+")
+from core.logs import redact
 
 
 class RedactTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         if isinstance(record.msg, str):
-            record.msg = _TOKEN.sub(r"\1[redacted]", record.msg)
+            record.msg = redact(record.msg)
         return True
 
 

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.schemas import TenantAccepted, TenantChange, TenantCreate
-from core import actions, lifecycle
+from core import actions, lifecycle, logs
 from core.actions import Action, Work
 from core.lifecycle import Operation
 from core.models import Tenant
@@ -44,6 +44,7 @@ S = TenantStatus
 
 
 async def load_tenant(session: AsyncSession, tenant_id: str) -> Tenant:
+    logs.bind(tenant_id)
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"Tenant '{tenant_id}' not found")
@@ -235,6 +236,7 @@ class Operations:
         unavailable: str = "Could not start the workflow",
     ) -> None:
         """Start the workflow, inside the caller's transaction (its failure rolls it back)."""
+        logs.bind(tenant_id, workflow_id)
         try:
             await self.client.start_workflow(
                 run,

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core import logs
 from core.database import async_url, create_oneshot_engine, ensure_database, with_database
 from core.migrate import upgrade
 from core.models import Tenant, User
@@ -90,7 +91,7 @@ async def _ensure_root(engine: AsyncEngine, settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
     asyncio.run(prepare_control_plane(get_settings()))
 
 
