@@ -99,10 +99,8 @@ def component_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def worker_process(settings: Settings) -> Iterator[Component]:
-    worker = Component(
-        "worker", [sys.executable, "-m", "workflows.worker"], component_env(settings)
-    )
+def worker_process(settings: Settings, name: str = "worker") -> Iterator[Component]:
+    worker = Component(name, [sys.executable, "-m", "workflows.worker"], component_env(settings))
     try:
         yield worker
     finally:
@@ -110,9 +108,9 @@ def worker_process(settings: Settings) -> Iterator[Component]:
 
 
 @contextmanager
-def api_process(settings: Settings, port: int) -> Iterator[Component]:
+def api_process(settings: Settings, port: int, name: str = "api") -> Iterator[Component]:
     env = component_env(settings, API_HOST="127.0.0.1", API_PORT=str(port))
-    api = Component("api", [sys.executable, "-m", "api"], env)
+    api = Component(name, [sys.executable, "-m", "api"], env)
     try:
         yield api
     finally:
