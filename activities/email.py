@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import EMAIL_REJECTED
 from activities.models import WelcomeEmail
 from activities.progress import AttemptReporter, reports_failed_attempts
+from core.mail import send_email
 from core.settings import Settings
 
 
@@ -23,17 +24,8 @@ class EmailActivities:
         """Welcome the admin of a signed-up tenant. At least once: a retry after a lost reply
         may send it again, with the same Message-ID so mail clients can fold the copies."""
         message = welcome_message(self.settings, email)
-        smtp = self.settings
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=smtp.smtp_host,
-                port=smtp.smtp_port,
-                username=smtp.smtp_username,
-                password=smtp.smtp_password.get_secret_value() if smtp.smtp_password else None,
-                start_tls=smtp.smtp_starttls,
-                timeout=20,
-            )
+            await send_email(self.settings, message)
         except aiosmtplib.SMTPRecipientsRefused as err:
             raise ApplicationError(
                 f"the mail server refused {email.to}: {err}",
