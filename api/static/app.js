@@ -2,7 +2,7 @@
 
 import { api, onUnauthorized, useToken } from './js/api.js';
 import * as connection from './js/connection.js';
-import { h } from './js/dom.js';
+import { fill, h } from './js/dom.js';
 import { sentence } from './js/format.js';
 import { openNotifications } from './js/notifications.js';
 import { clearSession, isExpired, readSession, saveSession } from './js/session.js';
@@ -10,8 +10,10 @@ import { refreshTenant, store } from './js/store.js';
 import * as streams from './js/streams.js';
 import { mountBanner } from './js/views/banner.js';
 import { brand } from './js/views/brand.js';
+import { closeDialogs } from './js/views/components.js';
 import { mountCreate } from './js/views/create.js';
 import { mountDetail } from './js/views/detail.js';
+import { mountHome } from './js/views/home.js';
 import { mountList } from './js/views/list.js';
 import { mountSignIn } from './js/views/signin.js';
 import { mountSignup } from './js/views/signup.js';
@@ -43,6 +45,7 @@ function route() {
 }
 
 function render() {
+  closeDialogs();
   view.cleanup?.();
   const current = route();
   const context = { navigate, signIn, config: () => config };
@@ -57,7 +60,9 @@ function render() {
   }
   renderTopbar(current.name);
   if (!session.isRoot) {
-    view = mountNoAccess();
+    view = session.isAdmin
+      ? mountHome(main, { ...context, tenantId: session.tenant })
+      : mountNoAccess();
   } else if (current.name === 'list' || current.name === 'signup') {
     view = mountList(main, context);
   } else if (current.name === 'create') {
@@ -83,7 +88,9 @@ function renderTopbar(name) {
   const link = (href, text, active) =>
     h('a.nav-link', { href, 'aria-current': active ? 'page' : null }, text);
   topbar.hidden = false;
-  topbar.replaceChildren(
+  // `fill` drops false and null: `session.isRoot && …` must not become the text "false".
+  fill(
+    topbar,
     brand('#/'),
     session.isRoot &&
       h(
@@ -179,7 +186,8 @@ function onNotification(note) {
       : null,
     dataset: { 'tenant-id': note.tenantId, type: note.type },
   });
-  if (session?.isRoot) refreshTenant(note.tenantId).catch(() => {});
+  if (session?.isRoot || note.tenantId === session?.tenant)
+    refreshTenant(note.tenantId).catch(() => {});
 }
 
 function retryNow() {

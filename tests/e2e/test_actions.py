@@ -38,17 +38,22 @@ async def test_edit_renames_and_deactivates_live(
     await expect(form.get_by_label("Name")).to_be_focused()
     await form.get_by_label("Name").fill("   ")
     await form.get_by_role("button", name="Save changes").click()
-    await expect(form.locator("#field-name-error")).to_be_visible()
+    await expect(form.locator("#field-name-error")).to_have_text("Enter a name")
 
     await form.get_by_label("Name").fill("Globex Corporation")
-    await form.get_by_label("Active").uncheck()
+    await form.get_by_label("Sign-in enabled").uncheck()
     await form.get_by_role("button", name="Save changes").click()
 
     await expect(page.locator(".outcome")).to_have_text("Changes saved.")
     await expect(page.get_by_role("heading", name="Globex Corporation")).to_be_visible()
     await expect(detail_status(page)).to_have_text("Active")
-    await expect(page.locator(".detail-head .tag")).to_have_text("Inactive")
-    await expect(toast(page, "globex", "TenantUpdated")).to_contain_text("Tenant updated")
+    # One status, and a marker (not a second badge) saying its users cannot sign in.
+    await expect(page.locator(".detail-head .badge")).to_have_count(1)
+    await expect(page.locator(".detail-head .marker")).to_have_text("Deactivated")
+    await expect(page.locator(".facts")).to_contain_text("Disabled (deactivated)")
+    note = toast(page, "globex", "TenantUpdated")
+    await expect(note).to_contain_text("Tenant updated")
+    await expect(note).to_contain_text("Changes to tenant 'Globex Corporation' were saved")
 
 
 async def test_editing_the_root_tenant_shows_the_api_refusal(page: Page, spa_url: str) -> None:
@@ -68,6 +73,9 @@ async def test_retry_provisions_a_failed_tenant_again(
     assert (await api.post("/api/tenants", json=body)).status_code == 202
     await open_tenant(page, spa_url, "massive")
     await expect(detail_status(page)).to_have_text("Failed")
+    # Whether users may sign in means nothing for a tenant that never became Active.
+    await expect(page.locator(".facts")).not_to_contain_text("Sign-in")
+    await expect(page.locator(".facts")).not_to_contain_text("Active")
 
     await drop_database(settings, taken)  # the stranger's database is gone: retrying can work
     await page.get_by_role("button", name="Retry").click()
@@ -121,3 +129,64 @@ async def test_delete_after_confirmation_ends_deleted(
     await expect(detail_status(page)).to_have_text("Deleted")
     await expect(page.locator(".outcome")).to_contain_text("Tenant deleted")
     await expect(page.locator(".detail-head").get_by_role("button")).to_have_count(0)
+
+
+async def test_a_confirmation_closes_when_the_page_changes(
+    page: Page, spa_url: str, api: httpx.AsyncClient
+) -> None:
+    await active_tenant(api, "soylent", "Soylent")
+    await active_tenant(api, "tyrell", "Tyrell")
+    await open_tenant(page, spa_url, "soylent")
+    dialog = page.get_by_role("dialog")
+
+    await page.get_by_role("button", name="Delete").click()
+    await expect(dialog).to_contain_text("Delete Soylent?")
+    await page.go_back()
+    await expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
+    await expect(dialog).to_have_count(0)
+
+    await page.go_forward()
+    await page.get_by_role("button", name="Delete").click()
+    await expect(dialog).to_contain_text("Delete Soylent?")
+    await page.goto(f"{spa_url}/#/tenants/tyrell")
+    await expect(page.get_by_role("heading", name="Tyrell")).to_be_visible()
+    await expect(dialog).to_have_count(0)
+    assert (await api.get("/api/tenants/soylent")).json()["status"] == "Active"
+
+
+async def test_the_keyboard_reaches_every_action_and_a_dialog_keeps_focus_until_escape(
+    page: Page, spa_url: str, api: httpx.AsyncClient
+) -> None:
+    await active_tenant(api, "cyberdyne", "Cyberdyne")
+    await open_tenant(page, spa_url, "cyberdyne")
+    await expect(page.get_by_role("heading", name="Cyberdyne")).to_be_visible()
+
+    reached = []
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        reached.append(await page.evaluate("document.activeElement.dataset.action ?? ''"))
+        if reached[-1] == "delete":
+            break
+    assert reached[-2:] == ["edit", "delete"], reached
+    # Focus is visible: the focused button has an outline.
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    keep, delete = (
+        dialog.get_by_role("button", name="Keep it"),
+        dialog.get_by_role("button", name="Delete tenant"),
+    )
+    await expect(keep).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(delete).to_be_focused()
+    await page.keyboard.press("Tab")  # wraps around: focus stays in the dialog
+    await expect(keep).to_be_focused()
+    await page.keyboard.press("Shift+Tab")
+    await expect(delete).to_be_focused()
+
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(page.get_by_role("button", name="Delete")).to_be_focused()
+    assert (await api.get("/api/tenants/cyberdyne")).json()["status"] == "Active"

@@ -46,6 +46,6 @@ async def test_select_tenants_deactivate_them_and_see_each_outcome(
     skipped = progress.locator(f'li[data-tenant-id="{ids[3]}"]')
     await expect(skipped).to_contain_text("is Failed: only a tenant that is Active can be edited")
     for tenant_id in ids[:3]:
-        await expect(tenant_row(page, tenant_id).locator(".tag")).to_have_text("Inactive")
+        await expect(tenant_row(page, tenant_id).locator(".marker")).to_have_text("Deactivated")
     await expect(page.locator(".bulk-bar")).to_be_hidden()
     await screenshot(page, "tenant-list-bulk")

@@ -23,7 +23,7 @@ async def stranger(browser: Browser, api: httpx.AsyncClient, spa_url: str) -> As
     try:
         page = await context.new_page()
         await sign_in(page, spa_url, tenant["adminEmail"], PASSWORD, tenant="wonka")
-        await expect(page.get_by_role("heading", name="Signed in to wonka")).to_be_visible()
+        await expect(page.get_by_role("heading", name="Tenant wonka")).to_be_visible()
         yield page
     finally:
         await context.close()

@@ -4,11 +4,14 @@ import base64
 import json
 import time
 
+import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
+from core.status import TenantStatus
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD
 from tests.e2e.pages import fill_sign_in, screenshot, sign_in
+from tests.helpers import PASSWORD, tenant_body, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -72,3 +75,24 @@ async def test_a_token_the_api_refuses_returns_to_sign_in_with_a_message(
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await expect(page.get_by_role("status").filter(has_text="session has expired")).to_be_visible()
     assert await page.evaluate("sessionStorage.length") == 0
+
+
+async def test_signing_in_to_a_deactivated_tenant_says_so_once_the_password_is_right(
+    page: Page, spa_url: str, api: httpx.AsyncClient
+) -> None:
+    assert (await api.post("/api/tenants", json=tenant_body("umbrella"))).status_code == 202
+    await wait_for_status(api, "umbrella", {TenantStatus.ACTIVE})
+    change = {"name": "Umbrella", "isActive": False}
+    assert (await api.put("/api/tenants/umbrella", json=change)).status_code == 202
+    # The row is Updating from the 202 on: Active again means the change is applied.
+    tenant = await wait_for_status(api, "umbrella", {TenantStatus.ACTIVE})
+    assert tenant["isActive"] is False
+    await page.goto(spa_url + "/")
+
+    email = "admin@umbrella.example.com"
+    await fill_sign_in(page, email, "wrong-password-1", tenant="umbrella")
+    await expect(page.get_by_role("alert")).to_contain_text("Incorrect e-mail, password or tenant")
+    await fill_sign_in(page, email, PASSWORD, tenant="umbrella")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Tenant 'umbrella' is deactivated: ask an operator to activate it"
+    )

@@ -36,6 +36,7 @@ export class ApiError extends Error {
 
 function cleanMessage(message) {
   const text = String(message ?? 'Invalid value').replace(/^Value error, /, '');
+  if (text === 'Field required') return 'Required';
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -95,6 +96,8 @@ export const api = {
   bulk: (id) => request('GET', `/api/tenants/bulk/${encodeURIComponent(id)}`),
   tenant: (id) => request('GET', tenantPath(id)),
   tenantRuns: (id) => request('GET', `${tenantPath(id)}/runs`),
+  /** `[{email, roles, createdOn}]`: root, or an admin of that tenant. */
+  tenantUsers: (id) => request('GET', `${tenantPath(id)}/users`),
   tenantRun: (id, runId) =>
     request('GET', `${tenantPath(id)}/runs/${encodeURIComponent(runId)}`),
   createTenant: (body) => request('POST', '/api/tenants', { json: body }),

@@ -23,6 +23,12 @@ export function h(tag, props, ...children) {
   return el;
 }
 
+/** `el.replaceChildren`, skipping false, null and undefined as `h` does. */
+export function fill(el, ...children) {
+  el.replaceChildren(...nodes(children));
+  return el;
+}
+
 function nodes(children) {
   return children
     .flat(Infinity)

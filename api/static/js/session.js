@@ -17,6 +17,8 @@ export function readSession() {
     tenant: claims.tenant ?? '',
     expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity,
     isRoot: claims.tenant === 'root' && roles.includes('root'),
+    // Reads its own tenant (the API checks; this only picks the page).
+    isAdmin: roles.includes('admin'),
   };
 }
 

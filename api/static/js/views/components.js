@@ -13,6 +13,18 @@ export function statusBadge(status) {
   );
 }
 
+/** Next to the status badge when the tenant is switched off: its users cannot sign in. A plain
+ * marker, not a second badge, so "Active" and "off" never look like two contradicting states. */
+export function deactivatedMarker(tenant) {
+  if (tenant.isActive !== false) return null;
+  return h(
+    'span.marker',
+    { title: 'Deactivated: its users cannot sign in', 'data-marker': 'deactivated' },
+    icon('minus'),
+    'Deactivated',
+  );
+}
+
 export function timeText(iso) {
   return iso ? h('time', { datetime: iso }, formatDate(iso)) : h('span.subtle', {}, '—');
 }
@@ -105,12 +117,15 @@ export async function busy(form, work) {
   }
 }
 
-/** A modal confirmation; resolves to true when confirmed. Focus starts on the safe choice. */
+/** A modal confirmation; resolves to true when confirmed. Focus starts on the safe choice,
+ * stays inside the dialog (Tab wraps around), and goes back to the opener when it closes;
+ * Escape closes it (as "no"), and so does leaving the page (closeDialogs). */
 export function confirmDialog({ title, body, confirm, tone = 'danger' }) {
   const titleId = `dialog-title-${Date.now()}`;
+  const opener = document.activeElement;
   const dialog = h(
     'dialog.dialog',
-    { 'aria-labelledby': titleId },
+    { 'aria-labelledby': titleId, onkeydown: trapFocus },
     h(
       'form',
       { method: 'dialog' },
@@ -132,8 +147,32 @@ export function confirmDialog({ title, body, confirm, tone = 'danger' }) {
       () => {
         resolve(dialog.returnValue === 'confirm');
         dialog.remove();
+        if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
       },
       { once: true },
     );
   });
+}
+
+function trapFocus(event) {
+  if (event.key !== 'Tab') return;
+  const dialog = event.currentTarget;
+  const focusable = [...dialog.querySelectorAll('button, [href], input, select, textarea')].filter(
+    (el) => !el.disabled && el.offsetParent !== null,
+  );
+  if (!focusable.length) return;
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
+/** Close every open dialog (as "no"): a question about one page never outlives it. */
+export function closeDialogs() {
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
 }

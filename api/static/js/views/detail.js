@@ -7,7 +7,7 @@ import { isTerminal } from '../format.js';
 import * as streams from '../streams.js';
 import { refreshTenant, store } from '../store.js';
 import { ACTIONS, CALLS, CONFIRMATIONS, STARTED, failure, result } from './actions.js';
-import { confirmDialog, statusBadge } from './components.js';
+import { confirmDialog, deactivatedMarker, statusBadge } from './components.js';
 import { editForm } from './edit.js';
 import { historyCard } from './history.js';
 import { errorCallout, facts, progressCard } from './sections.js';
@@ -111,7 +111,7 @@ export function mountDetail(main, { id, config }) {
           'div.status-line',
           {},
           statusBadge(tenant.status),
-          tenant.isActive === false && h('span.tag', {}, 'Inactive'),
+          deactivatedMarker(tenant),
           h('span.mono.subtle', {}, tenant.id),
         ),
       ),

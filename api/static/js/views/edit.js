@@ -17,8 +17,8 @@ export function editForm(tenant, { save, close }) {
     field({ name: 'name', label: 'Name', value: tenant.name, required: true, autocomplete: 'off' }),
     checkbox({
       name: 'isActive',
-      label: 'Active',
-      hint: 'Users of an inactive tenant cannot sign in.',
+      label: 'Sign-in enabled',
+      hint: 'Turn off to deactivate the tenant: its users cannot sign in until it is enabled again.',
       checked: tenant.isActive,
     }),
     h(

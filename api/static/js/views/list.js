@@ -9,7 +9,7 @@ import { isBusy, STATUSES, storageText } from '../format.js';
 import * as streams from '../streams.js';
 import { store } from '../store.js';
 import { BULK_ACTIONS, bulkProgress, startBulk } from './bulk.js';
-import { statusBadge, timeText } from './components.js';
+import { deactivatedMarker, statusBadge, timeText } from './components.js';
 
 const REFRESH_MS = 30_000;
 const SEARCH_DELAY_MS = 250;
@@ -449,7 +449,7 @@ function row(tenant) {
         'div.status-line',
         {},
         statusBadge(tenant.status),
-        tenant.isActive === false && h('span.tag', {}, 'Inactive'),
+        deactivatedMarker(tenant),
       ),
       tenant.status === 'Failed' &&
         tenant.provisioningError &&

@@ -22,7 +22,7 @@ export function errorCallout(tenant) {
 }
 
 function temporalLink(tenant, config) {
-  if (!tenant.workflowId) return null;
+  if (!tenant.workflowId || !config.temporalUiUrl) return null;
   const base = config.temporalUiUrl.replace(/\/+$/, '');
   const href = `${base}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows/${encodeURIComponent(tenant.workflowId)}`;
   return h(
@@ -73,7 +73,12 @@ export function facts(tenant) {
     ['Storage', tenant.hasIsolatedDatabase ? 'Isolated database' : 'Shared schema'],
     ['Database', h('span.mono', {}, tenant.database ?? '—')],
     ['Schema', h('span.mono', {}, tenant.schema ?? '—')],
-    ['Active', tenant.isActive ? 'Yes' : 'No'],
+    // Whether its users may sign in: a setting of a working tenant, meaningless while it is
+    // being created, has failed or is gone (the status says all there is then).
+    ['Active', 'Updating'].includes(tenant.status) && [
+      'Sign-in',
+      tenant.isActive ? 'Enabled' : 'Disabled (deactivated)',
+    ],
     ['Created', timeText(tenant.createdOn)],
     ['Last attempt', timeText(tenant.lastProvisioningAttempt)],
     ['Workflow', h('span.mono.break', {}, tenant.workflowId ?? '—')],
@@ -85,7 +90,7 @@ export function facts(tenant) {
     h(
       'dl.facts',
       {},
-      rows.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+      rows.filter(Boolean).map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
     ),
   );
 }

@@ -2,10 +2,15 @@
 
 import { ApiError, api } from '../api.js';
 import { h, icon } from '../dom.js';
+import { isTerminal } from '../format.js';
+import { LiveStream } from '../sse.js';
 import { brand } from './brand.js';
+import { statusBadge } from './components.js';
+import { stepList } from './steps.js';
 import { tenantForm } from './tenant-form.js';
 
 export function mountSignup(main, { config }) {
+  let stream = null;
   const card = h('div.auth-card.auth-card--wide.card');
   const form = tenantForm({
     text: {
@@ -22,20 +27,27 @@ export function mountSignup(main, { config }) {
         throw new ApiError(error.status, 'Sign-up is not available on this server.');
       }),
     done: (accepted) => {
+      const name = accepted.name ?? accepted.id;
+      const status = h('div.signup-status', { 'aria-live': 'polite' });
+      const steps = h('div.signup-steps');
+      const next = h('div');
       card.replaceChildren(
         h('div.auth-brand', {}, brand('#/')),
-        h('div.success-mark', {}, icon('check')),
-        h('h1.auth-title', { tabindex: '-1' }, 'We are setting things up'),
+        h('h1.auth-title', { tabindex: '-1' }, `Setting up ${name}`),
         h(
           'p.auth-lead',
           {},
-          `Your organization “${accepted.id}” is being provisioned. You will get an e-mail once it is ready; then sign in with the tenant `,
+          `Your organization “${name}” is being provisioned; you can watch it here. Once it is ready, sign in with the tenant `,
           h('code', {}, accepted.id),
-          '.',
+          '. We also send you an e-mail then.',
         ),
-        h('a.button.button--primary.button--block', { href: '#/' }, 'Go to sign in'),
+        status,
+        steps,
+        next,
       );
       card.querySelector('h1').focus();
+      stream?.stop();
+      stream = followSignup(accepted, { status, steps, next });
     },
   });
   if (config().signupEnabled === false) {
@@ -61,5 +73,60 @@ export function mountSignup(main, { config }) {
   );
   main.replaceChildren(h('div.auth', {}, card));
   form.elements.name.focus();
-  return {};
+  return { cleanup: () => stream?.stop() };
+}
+
+/** The provisioning of the new organization, live, with the token only this sign-up got. */
+function followSignup(accepted, { status, steps, next }) {
+  if (!accepted.progressToken) return null; // an older server: no live progress
+  const path = `/api/signup/${encodeURIComponent(accepted.id)}/events`;
+  const stream = new LiveStream(
+    () => `${path}?token=${encodeURIComponent(accepted.progressToken)}`,
+    {
+      events: {
+        progress: (snapshot) => {
+          status.replaceChildren(statusBadge(snapshot.status));
+          steps.replaceChildren(snapshot.steps.length ? stepList(snapshot.steps) : '');
+          if (!isTerminal(snapshot.status)) return;
+          if (!next.hasChildNodes()) next.replaceChildren(outcome(accepted, snapshot));
+          // Ready, and the welcome e-mail still on its way: come back for the last step.
+          const open = snapshot.steps.some((step) => ['pending', 'running'].includes(step.status));
+          if (open) stream.retryLater();
+          else stream.stop();
+        },
+      },
+    },
+  );
+  stream.start();
+  return stream;
+}
+
+function outcome(accepted, snapshot) {
+  if (snapshot.status === 'Active') {
+    return h(
+      'div.stack',
+      {},
+      h(
+        'div.alert.alert--success',
+        { role: 'status' },
+        icon('check'),
+        h('span', {}, 'Your organization is ready. Sign in to it now.'),
+      ),
+      h('a.button.button--primary.button--block', { href: '#/' }, 'Go to sign in'),
+    );
+  }
+  return h(
+    'div.alert.alert--danger',
+    { role: 'alert' },
+    icon('alert'),
+    h(
+      'span',
+      {},
+      `Setting up your organization did not finish (${snapshot.status}). `,
+      snapshot.error ? `${snapshot.error} ` : '',
+      'Contact the operators of this service and mention the ID ',
+      h('code', {}, accepted.id),
+      '.',
+    ),
+  );
 }
