@@ -31,7 +31,8 @@ _REDACTED = "[redacted]"
 _SECRETS = (
     # ?access_token=… (EventSource cannot send headers, so the SSE routes take it in the URL).
     (re.compile(r"(access_token=)[^&\s\"']+"), rf"\1{_REDACTED}"),
-    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1{_REDACTED}"),
+    # A token, not the next word of a sentence ("expected a bearer token").
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE), rf"\1{_REDACTED}"),
     # A JWT anywhere: three base64url parts, the first a JSON object ("eyJ").
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), _REDACTED),
     (re.compile(r"\$argon2(?:id|i|d)\$[^\s\"',)]*"), _REDACTED),
@@ -141,6 +142,9 @@ def configure() -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    if level != "DEBUG":
+        # One line per Alembic plugin at every start of a process that imports Alembic.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if log_format == "json":
         # The fields carry the run's details: do not repeat them in every message.
         activity.logger.activity_info_on_message = False

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from core.logs import JsonFormatter, TextFormatter, bind, redact, tenant_of
+from core.logs import JsonFormatter, TextFormatter, bind, configure, redact, tenant_of
 from workflows.models import deprovision_workflow_id, provision_workflow_id, update_workflow_id
 
 
@@ -30,7 +30,10 @@ def test_secrets_are_redacted_from_a_line(line: str, secret: str) -> None:
 
 
 def test_redaction_keeps_what_is_not_secret() -> None:
-    line = "worker on 127.0.0.1:7233, API http://127.0.0.1:8000/docs, DSN postgresql://app@db/tf"
+    line = (
+        "worker on 127.0.0.1:7233, API http://127.0.0.1:8000/docs, DSN postgresql://app@db/tf,"
+        " 401: expected a bearer token"
+    )
     assert redact(line) == line
     assert redact("postgresql://app:pw@db/tf") == "postgresql://app:***@db/tf"
 
@@ -100,3 +103,12 @@ def test_a_traceback_stays_on_one_redacted_line() -> None:
 )
 def test_the_tenant_is_read_from_its_workflow_id(workflow_id: str, tenant: str | None) -> None:
     assert tenant_of(workflow_id) == tenant
+
+
+@pytest.mark.parametrize(("variable", "value"), [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud")])
+def test_a_bad_setting_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit, match=variable):
+        configure()
