@@ -1,10 +1,6 @@
 """Run docs/operations.md's bulk-action commands, as written, and check their effect."""
 
 import asyncio
-import os
-import re
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +8,6 @@ import pytest
 
 from core.settings import Settings
 from core.status import TenantStatus
-from devstack.__main__ import temporal_binary
 from tests.helpers import (
     drop_database,
     occupy_database_name,
@@ -22,28 +17,17 @@ from tests.helpers import (
     wait_for_status,
     wait_for_step,
 )
+from tests.runbook import blocks, commands, section
+from tests.runbook import run as runbook_run
 
 pytestmark = pytest.mark.integration
 
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
-SECTION = RUNBOOK.read_text().split("## Act on many tenants", 1)[1].split("\n## ", 1)[0]
-(BLOCK,) = re.findall(r"```sh\n(.*?)```", SECTION, re.S)
-LIST_BULKS, QUERY, CHILDREN, FAILED_RUNS, CANCEL = BLOCK.strip().splitlines()
+(BLOCK,) = blocks(section("Act on many tenants"))
+LIST_BULKS, QUERY, CHILDREN, FAILED_RUNS, CANCEL = commands(BLOCK)
 
 
 async def run(settings: Settings, line: str, bulk_id: str) -> str:
-    binary = str(Path(temporal_binary()).parent)
-    env = os.environ | {
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-        "BULK": bulk_id,
-        "PATH": f"{binary}:{os.environ['PATH']}",
-    }
-    done: subprocess.CompletedProcess[str] = await asyncio.to_thread(
-        subprocess.run, ["bash", "-c", line], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, f"{line}\n{done.stderr}"
-    return done.stdout
+    return await runbook_run(settings, line, BULK=bulk_id)
 
 
 async def until_in(settings: Settings, line: str, bulk_id: str, text: str) -> str:
