@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import throttle
 from api.accounts import Account, find_account
 from api.errors import Forbidden, NotAuthenticated, ServiceUnavailable, TooManyRequests
+from api.metrics import ApiMetrics
 from core.passwords import BoundedVerifier, VerifierBusy
 from core.settings import Settings
 
@@ -28,8 +29,9 @@ DATABASE_SLOTS = 4
 class SignIns:
     """One per API process (built in the lifespan): the verifier and the database slots."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: ApiMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.verifier = BoundedVerifier(settings.login_verify_threads, settings.login_verify_queue)
         self._database = asyncio.Semaphore(DATABASE_SLOTS)
 
@@ -49,12 +51,19 @@ class SignIns:
                 by_address = await throttle.hit(session, address_key, window)
                 by_account = await throttle.hit(session, account_key, window)
                 account = await find_account(session, tenant, email)
+        throttled_by = None  # the account's limit is the one named when both are over
+        if by_address.hits > settings.login_limit_per_address:
+            throttled_by = "address"
         if by_account.hits > settings.login_limit_per_account:
+            throttled_by = "account"
+        if self.metrics is not None:
+            self.metrics.sign_in(throttled_by)
+        if throttled_by == "account":
             raise TooManyRequests(
                 "Too many sign-in attempts for this account; try again later",
                 by_account.retry_after,
             )
-        if by_address.hits > settings.login_limit_per_address:
+        if throttled_by == "address":
             raise TooManyRequests(
                 "Too many sign-in attempts from this address; try again later",
                 by_address.retry_after,

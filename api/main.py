@@ -15,7 +15,7 @@ from api.docs import install_docs
 from api.edge import BodyLimit, NoControlCharacters
 from api.errors import install_error_handlers
 from api.login import SignIns
-from api.metrics import QueryCounter
+from api.metrics import ApiMetrics, HttpMetrics, QueryCounter
 from api.notification_hub import NotificationHub
 from api.openapi import document_errors
 from api.progress_hub import ProgressHub
@@ -24,8 +24,10 @@ from api.routes import (
     bulk,
     events,
     health,
+    metrics,
     notifications,
     operations,
+    ops,
     runs,
     signup,
     tenants,
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.jwt_secret is None:
         raise RuntimeError("JWT_SECRET is not set")
     database_url = settings.database_url
+    api_metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,10 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         temporal = await connect(settings, interceptors=[counter])
         progress = ProgressHub(temporal, sessions)
         notifications = NotificationHub(
-            engine, sessions, timedelta(hours=settings.notification_retention_hours)
+            engine,
+            sessions,
+            timedelta(hours=settings.notification_retention_hours),
+            on_first_sending=api_metrics.sent_notification,
         )
         await notifications.start()
-        sign_ins = SignIns(settings)
+        sign_ins = SignIns(settings, api_metrics)
+        api_metrics.watch(progress, lambda: notifications.listener_pid is not None)
         app.state.settings = settings
         app.state.sessions = sessions
         app.state.temporal = temporal
@@ -90,10 +97,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.add_middleware(NoControlCharacters)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, metrics=api_metrics)  # outermost: sees every answer
+    app.state.metrics = api_metrics
     install_docs(app)
     logs.install()
     # bulk before tenants: /api/tenants/bulk/… is not a tenant's path.
-    routers = (health, auth, bulk, tenants, operations, runs, events, signup, notifications)
+    routers = (
+        health,
+        metrics,
+        auth,
+        bulk,
+        tenants,
+        operations,
+        ops,
+        runs,
+        events,
+        signup,
+        notifications,
+    )
     for module in routers:
         app.include_router(document_errors(module.router))
     # The browser app; mounted last so /api, /docs and /health keep their routes.

@@ -17,8 +17,8 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -43,8 +43,11 @@ class NotificationHub:
         engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         retention: timedelta,
+        on_first_sending: Callable[[datetime], None] | None = None,
     ) -> None:
         self._engine = engine
+        # Called with a notification's created_at when a stream first sends it (metrics).
+        self._on_first_sending = on_first_sending
         self._sessions = sessions
         self.retention = retention
         self._wakers: dict[str, set[asyncio.Event]] = defaultdict(set)
@@ -198,9 +201,15 @@ class NotificationHub:
         cursor.saw((row.id for row in rows), time.monotonic())
         return rows
 
-    async def mark_delivered(self, ids: Sequence[int]) -> None:
+    async def mark_delivered(self, rows: Sequence[Notification]) -> None:
+        """Record that a stream has sent `rows` (a new stream then skips them)."""
+        ids = [row.id for row in rows if row.delivered_at is None]
         if not ids:
             return
+        if self._on_first_sending is not None:
+            for row in rows:
+                if row.delivered_at is None:
+                    self._on_first_sending(row.created_at)
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Notification)

@@ -177,6 +177,10 @@ class ProgressHub:
     def readers(self) -> int:
         return len(self._readers)
 
+    @property
+    def subscribers(self) -> int:
+        return sum(reader.subscribers for reader in self._readers.values())
+
     @contextlib.asynccontextmanager
     async def subscribe(self, tenant: Tenant) -> AsyncIterator[WorkflowReader]:
         assert tenant.workflow_id is not None

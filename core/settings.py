@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, the API's /metrics needs `Authorization: Bearer <token>`.",
+    )
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Where the worker serves Prometheus metrics (Temporal SDK and ours); "
+        "unset: none.",
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -106,7 +119,7 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item)  # ValueError names the bad entry
         return value
 
-    @field_validator("password_sealing_key", mode="before")
+    @field_validator("password_sealing_key", "metrics_token", "worker_metrics_port", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from core.settings import Settings
@@ -17,6 +18,7 @@ async def connect(
     settings: Settings,
     *,
     interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
     wait_seconds: float = 60.0,
 ) -> Client:
     deadline = time.monotonic() + wait_seconds
@@ -26,6 +28,7 @@ async def connect(
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 interceptors=interceptors,
+                runtime=runtime,
             )
         except (RuntimeError, RPCError) as err:
             if time.monotonic() > deadline:

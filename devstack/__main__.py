@@ -8,8 +8,9 @@ PostgreSQL hold the state: if one of them dies the stack stops and says so.
 
 State lives under DATA_DIR (default `.data/`): Temporal's SQLite file and the embedded
 PostgreSQL's data folder, so a second start finds everything again. Ports: TEMPORAL_PORT,
-TEMPORAL_UI_PORT, API_PORT, SMTP_PORT. DATABASE_URL set: use that
-server instead of the embedded one. TEMPORAL_ADDRESS set: use that cluster, start no server.
+TEMPORAL_UI_PORT, TEMPORAL_METRICS_PORT (7235), API_PORT, WORKER_METRICS_PORT (9464; empty: off),
+SMTP_PORT. DATABASE_URL set: use that server instead of the embedded one. TEMPORAL_ADDRESS
+set: use that cluster, start no server.
 """
 
 import os
@@ -52,9 +53,13 @@ def temporal_binary() -> str:
     return found
 
 
-def temporal_command(data: Path, port: str, ui_port: str) -> list[str]:
+def temporal_command(
+    data: Path, port: str, ui_port: str, metrics_port: str | None = None
+) -> list[str]:
     argv = [temporal_binary(), "server", "start-dev", "--db-filename", str(data / "temporal.db")]
     argv += ["--ip", "127.0.0.1", "--port", port, "--ui-port", ui_port, "--log-level", "warn"]
+    if metrics_port:
+        argv += ["--metrics-port", metrics_port]
     argv += ["--ui-disable-news-fetch"]
     for attribute in SEARCH_ATTRIBUTES:
         argv += ["--search-attribute", attribute]
@@ -109,6 +114,9 @@ def main() -> None:
         env[key] = DEV_DEFAULTS[key]
     temporal_port = env.get("TEMPORAL_PORT", "7233")
     ui_port = env.get("TEMPORAL_UI_PORT", "8233")
+    # Prometheus endpoints: the dev server's own, and the worker's (the API serves /metrics).
+    temporal_metrics_port = env.get("TEMPORAL_METRICS_PORT", "7235")
+    env.setdefault("WORKER_METRICS_PORT", "9464")
 
     children: list[Child] = []
 
@@ -124,7 +132,8 @@ def main() -> None:
             say("temporal", f"using the cluster at {env['TEMPORAL_ADDRESS']} (TEMPORAL_ADDRESS)")
         else:
             env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
-            children.append(Child("temporal", temporal_command(data, temporal_port, ui_port), env))
+            server = temporal_command(data, temporal_port, ui_port, temporal_metrics_port)
+            children.append(Child("temporal", server, env))
         postgres_pid = None
         if env.get("DATABASE_URL"):
             say("postgres", "using the server at DATABASE_URL")
@@ -192,6 +201,13 @@ def banner(env: dict[str, str], defaults_used: list[str], ui_port: str | None) -
     say("devstack", f"App        http://{host}:{port}/  (OpenAPI at /docs)")
     if ui_port:
         say("devstack", f"Web UI     http://127.0.0.1:{ui_port}")
+    say("devstack", f"Metrics    http://{host}:{port}/metrics (API)")
+    if env.get("WORKER_METRICS_PORT"):
+        worker = f"{env.get('WORKER_METRICS_HOST', '127.0.0.1')}:{env['WORKER_METRICS_PORT']}"
+        say("devstack", f"           http://{worker}/metrics (worker)")
+    if ui_port:
+        metrics_port = env.get("TEMPORAL_METRICS_PORT", "7235")
+        say("devstack", f"           http://127.0.0.1:{metrics_port}/metrics (Temporal server)")
     if not env.get("SMTP_HOST"):
         say("devstack", f"Mail       SMTP sink on 127.0.0.1:{env['SMTP_PORT']}, printed as [smtp]")
     for key in defaults_used:

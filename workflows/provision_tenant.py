@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
     from activities.tenant_storage import TenantStorageActivities
     from core.status import TenantStatus
-    from workflows import policies
+    from workflows import policies, telemetry
     from workflows.models import (
         CANCEL_REQUESTED_BY_SIGNAL,
         PROGRESS_QUERY,
@@ -113,6 +113,8 @@ class ProvisionTenant:
             "set_tenant_status",
             lambda: track.set_status(TenantStatus.ACTIVE, durable=durable),
         )
+        took = workflow.now() - workflow.info().workflow_start_time
+        telemetry.provisioned(input.has_isolated_database, took)
         if input.send_welcome_email and workflow.patched("welcome-email"):
             await self._welcome(input)
         await self._notify(
@@ -204,8 +206,10 @@ class ProvisionTenant:
         except ActivityError as err:
             error = f"Cancelled, but cleaning up failed: {describe_error(err.cause or err)}"
             await track.record_failure(error)
+            telemetry.compensated("ProvisionTenant", "failed")
             await self._notify(input, NotificationType.TENANT_CANCELLATION_FAILED, error)
             return
+        telemetry.compensated("ProvisionTenant", "cleaned")
         await self._notify(
             input,
             NotificationType.TENANT_CANCELLED,

@@ -9,14 +9,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 from activities.control_plane import ControlPlaneActivities
 from activities.models import AttemptFailure, NotificationRequest, StatusChange
 from activities.progress import describe_error
 from core.status import TenantStatus
-from workflows import policies
+from workflows import policies, telemetry
 from workflows.models import TENANT_STATUS, Progress, StepProgress, StepStatus
 
 T = TypeVar("T")
@@ -99,6 +99,7 @@ class Tracker:
                 self._finish(step, StepStatus.CANCELLED)
                 raise asyncio.CancelledError(f"cancel requested: {step.last_error}") from err
             self._finish(step, StepStatus.FAILED)
+            telemetry.step_failed(self.progress.workflow_type, name, _error_type(err))
             raise
         except asyncio.CancelledError:
             # Only a real cancellation: an evicted workflow's coroutine is closed with
@@ -234,3 +235,12 @@ class Tracker:
     def touch(self) -> None:
         self.progress.updated_at = workflow.now()
         self.progress.version += 1
+
+
+def _error_type(err: ActivityError) -> str:
+    """A bounded name for what failed a step: the ApplicationError's type, else the class name
+    (TimeoutError, CancelledError, ...)."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return cause.type
+    return type(cause or err).__name__

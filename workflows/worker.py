@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.bulk import BulkActivities
@@ -22,6 +23,7 @@ from core.temporal import connect
 from workflows.bulk_action import BulkActionWorkflow
 from workflows.deprovision_tenant import DeprovisionTenant
 from workflows.provision_tenant import ProvisionTenant
+from workflows.telemetry import HISTOGRAM_BUCKETS
 from workflows.update_tenant import UpdateTenant
 
 WORKFLOWS: Sequence[type] = (ProvisionTenant, UpdateTenant, DeprovisionTenant, BulkActionWorkflow)
@@ -103,10 +105,28 @@ def build_worker(
     return ServingWorker(worker, activities)
 
 
+def metrics_runtime(host: str, port: int) -> Runtime:
+    """A Temporal runtime serving Prometheus metrics on host:port (`/metrics`): the SDK's own
+    (task latencies, slots, polls) and ours from workflows/telemetry.py. Durations in the SDK's
+    default milliseconds, names as Temporal's dashboards expect them."""
+    prometheus = PrometheusConfig(
+        bind_address=f"{host}:{port}", histogram_bucket_overrides=HISTOGRAM_BUCKETS
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+
+
 async def run(settings: Settings) -> None:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set")
-    client = await connect(settings)
+    runtime = None
+    if settings.worker_metrics_port is not None:
+        runtime = metrics_runtime(settings.worker_metrics_host, settings.worker_metrics_port)
+        log.info(
+            "worker metrics on http://%s:%s/metrics",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+        )
+    client = await connect(settings, runtime=runtime)
     engine = create_engine(settings.database_url)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()

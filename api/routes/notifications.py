@@ -42,7 +42,7 @@ async def _notification_events(
             for row in rows:
                 high = max(high, row.id)
                 yield _event(row, high)
-            await hub.mark_delivered([row.id for row in rows])
+            await hub.mark_delivered(rows)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), hub.poll_seconds)
             wake.clear()
