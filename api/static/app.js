@@ -15,6 +15,7 @@ import { mountCreate } from './js/views/create.js';
 import { mountDetail } from './js/views/detail.js';
 import { mountHome } from './js/views/home.js';
 import { mountList } from './js/views/list.js';
+import { mountOps } from './js/views/ops.js';
 import { mountSignIn } from './js/views/signin.js';
 import { mountSignup } from './js/views/signup.js';
 import { clearToasts, showToast } from './js/views/toasts.js';
@@ -41,7 +42,8 @@ function route() {
   const path = location.hash.replace(/^#/, '') || '/';
   const detail = path.match(/^\/tenants\/([^/]+)$/);
   if (detail) return { name: 'detail', id: decodeURIComponent(detail[1]) };
-  return { name: { '/': 'list', '/new': 'create', '/signup': 'signup' }[path] ?? 'missing' };
+  const names = { '/': 'list', '/new': 'create', '/signup': 'signup', '/ops': 'ops' };
+  return { name: names[path] ?? 'missing' };
 }
 
 function render() {
@@ -65,6 +67,8 @@ function render() {
       : mountNoAccess();
   } else if (current.name === 'list' || current.name === 'signup') {
     view = mountList(main, context);
+  } else if (current.name === 'ops') {
+    view = mountOps(main, context);
   } else if (current.name === 'create') {
     view = mountCreate(main, context);
   } else if (current.name === 'detail') {
@@ -98,6 +102,7 @@ function renderTopbar(name) {
         { 'aria-label': 'Main' },
         link('#/', 'Tenants', name === 'list' || name === 'detail'),
         link('#/new', 'New tenant', name === 'create'),
+        link('#/ops', 'Operations', name === 'ops'),
       ),
     h(
       'div.user',

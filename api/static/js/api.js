@@ -91,6 +91,10 @@ export const api = {
   /** One page: `{items, total, nextCursor}`; `status` may be a list (repeated parameter). */
   tenants: (params = {}) => request('GET', `/api/tenants${query(params)}`),
   tenantStats: () => request('GET', '/api/tenants/stats'),
+  /** The operations view's figures over the last hour (root). */
+  opsSummary: () => request('GET', '/api/ops/summary'),
+  /** Fleet rollouts, newest first (404 from an API without them). */
+  latestRollouts: () => request('GET', '/api/migrations'),
   /** `{action, tenantIds}` or `{action, filter: {status, q}}` → `{id, workflowId, total}`. */
   startBulk: (body) => request('POST', '/api/tenants/bulk', { json: body }),
   bulk: (id) => request('GET', `/api/tenants/bulk/${encodeURIComponent(id)}`),
