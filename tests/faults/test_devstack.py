@@ -24,18 +24,24 @@ pytestmark = pytest.mark.faults
 NOT_INHERITED = ("DATABASE_URL", "TEMPORAL_ADDRESS", "SMTP_HOST", "TEMPORAL_TASK_QUEUE")
 
 
-def dev_stack(data: Path) -> tuple[Component, str]:
-    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED} | {
+def dev_stack_env(data: Path) -> dict[str, str]:
+    """`make dev`'s environment with ports of its own (none of a running `make dev`'s)."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED} | {
         "DATA_DIR": str(data),
         "TEMPORAL_PORT": str(listening_port()),
         "TEMPORAL_UI_PORT": str(listening_port()),
-        "API_PORT": str(port := listening_port()),
+        "TEMPORAL_METRICS_PORT": str(listening_port()),
+        "WORKER_METRICS_PORT": str(listening_port()),
+        "API_PORT": str(listening_port()),
         "SMTP_PORT": str(listening_port()),
         "PYTHONUNBUFFERED": "1",
     }
-    return Component(
-        "devstack", [sys.executable, "-m", "devstack"], env
-    ), f"http://127.0.0.1:{port}"
+
+
+def dev_stack(data: Path, env: dict[str, str] | None = None) -> tuple[Component, str]:
+    env = env or dev_stack_env(data)
+    stack = Component("devstack", [sys.executable, "-m", "devstack"], env)
+    return stack, f"http://127.0.0.1:{env['API_PORT']}"
 
 
 def component(stack: Component, module: str) -> psutil.Process:
