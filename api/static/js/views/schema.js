@@ -16,6 +16,7 @@ const TONES = {
   Failed: 'danger',
   Cancelled: 'neutral',
 };
+const UNKNOWN = 'not recorded';
 const plural = (n, word) => `${Number(n).toLocaleString()} ${n === 1 ? word : `${word}s`}`;
 
 /** Tenants per revision, whichever shape the API gives (a list of pairs or a map). */
@@ -23,9 +24,9 @@ function countsOf(schema) {
   const counts = new Map();
   const given = schema.counts ?? {};
   const pairs = Array.isArray(given)
-    ? given.map((c) => [c.revision ?? 'unknown', c.tenants ?? c.count ?? 0])
+    ? given.map((c) => [c.revision ?? UNKNOWN, c.tenants ?? c.count ?? 0])
     : Object.entries(given);
-  for (const [revision, n] of pairs) counts.set(revision ?? 'unknown', Number(n));
+  for (const [revision, n] of pairs) counts.set(revision ?? UNKNOWN, Number(n));
   for (const r of schema.revisions ?? []) {
     if (r.tenants != null && !counts.has(r.id)) counts.set(r.id, Number(r.tenants));
   }
@@ -35,7 +36,16 @@ function countsOf(schema) {
 function revisionBars(schema) {
   const counts = countsOf(schema);
   const most = Math.max(1, ...counts.values());
-  const rows = [...(schema.revisions ?? [])].reverse().map((revision) => {
+  // Revisions this app does not know (a newer deployment's, or none recorded) after the known.
+  const known = new Set((schema.revisions ?? []).map((r) => r.id));
+  const others = [...counts.keys()]
+    .filter((id) => !known.has(id) && counts.get(id) > 0)
+    .map((id) => ({
+      id,
+      description:
+        id === UNKNOWN ? 'tenants whose revision was never recorded' : 'not a revision of this app',
+    }));
+  const rows = [...others, ...[...(schema.revisions ?? [])].reverse()].map((revision) => {
     const n = counts.get(revision.id) ?? 0;
     return h(
       'li.revision',
@@ -43,9 +53,13 @@ function revisionBars(schema) {
       h(
         'div.revision-name',
         {},
-        h('span.mono', {}, revision.id),
-        revision.id === schema.head ? h('span.tag', {}, 'head') : '',
-        h('span.subtle', {}, ` ${revision.description ?? ''}`),
+        h(
+          'div.revision-id',
+          {},
+          h('span.mono', {}, revision.id),
+          revision.id === schema.head ? h('span.tag', {}, 'head') : '',
+        ),
+        h('div.subtle.revision-description', {}, revision.description ?? ''),
       ),
       h(
         'div.revision-bar',
@@ -96,10 +110,10 @@ function rolloutForm(schema, onStarted) {
     alert,
     h(
       'div.field',
-      {},
+      { 'data-field': 'targetRevision' },
       h('label.label', { for: 'field-targetRevision' }, 'Target revision'),
       target,
-      h('p.field-error', { id: 'error-targetRevision', hidden: true }),
+      h('p.field-error', { id: 'field-targetRevision-error', hidden: true }),
     ),
     h(
       'div.grid-2',
@@ -114,6 +128,12 @@ function rolloutForm(schema, onStarted) {
         value: 0,
       }),
     ),
+    field({
+      name: 'tenantIds',
+      label: 'Only these tenants (optional)',
+      hint: 'Tenant IDs separated by spaces or commas; empty means every Active tenant.',
+      class: 'mono',
+    }),
     h(
       'div.form-actions',
       {},
@@ -130,9 +150,13 @@ function rolloutForm(schema, onStarted) {
       canary: number('canary'),
       maxFailures: number('maxFailures'),
     };
+    const only = String(data.get('tenantIds') ?? '')
+      .split(/[\s,]+/)
+      .filter(Boolean);
+    if (only.length) body.tenantIds = only;
     const rolling = body.targetRevision === 'head' ? schema.head : body.targetRevision;
     const ok = await confirmDialog({
-      title: `Migrate every Active tenant to ${rolling}?`,
+      title: `Migrate ${only.length ? plural(only.length, 'tenant') : 'every Active tenant'} to ${rolling}?`,
       body:
         `${body.canary} canary tenant(s) first, then ${body.concurrency} at a time; the ` +
         `rollout pauses after ${body.maxFailures + 1} failed tenant(s). Each tenant is migrated ` +
@@ -316,7 +340,7 @@ export function mountSchema(main) {
       items.length
         ? h('h2.section-title', {}, 'Rollouts')
         : h('p.subtle', {}, 'No rollout has run yet.'),
-      cards.map((c) => c.el),
+      ...cards.map((c) => c.el),
     );
   }
 
