@@ -35,6 +35,34 @@ async def tenant_footprint(settings: Settings, tenant_id: str) -> dict[str, int]
     return found
 
 
+async def fleet_footprint(settings: Settings, tenant_ids: list[str]) -> dict[str, dict[str, int]]:
+    """`tenant_footprint` of many tenants at once: one query per kind, not per tenant."""
+    assert settings.database_url
+    names = {storage_name(settings.tenant_storage_prefix, t): t for t in tenant_ids}
+    queries = [
+        ("database", "postgres", "SELECT datname FROM pg_database WHERE datname = ANY(:v)"),
+        (
+            "schema",
+            settings.tenants_database,
+            "SELECT nspname FROM pg_namespace WHERE nspname = ANY(:v)",
+        ),
+        ("users", None, "SELECT tenant_id FROM users WHERE tenant_id = ANY(:v)"),
+        ("rows", None, "SELECT id FROM tenants WHERE id = ANY(:v)"),
+    ]
+    found = {t: {what: 0 for what, _, _ in queries} for t in tenant_ids}
+    for what, database, sql in queries:
+        url = with_database(settings.database_url, database) if database else settings.database_url
+        values = tenant_ids if what in ("users", "rows") else list(names)
+        engine = create_oneshot_engine(url)
+        try:
+            async with engine.connect() as conn:
+                for value in (await conn.scalars(text(sql), {"v": values})).all():
+                    found[names.get(value, value)][what] += 1
+        finally:
+            await engine.dispose()
+    return found
+
+
 def expected_footprint(isolated: bool) -> dict[str, int]:
     """An Active tenant: one database or one schema, one admin user, one row."""
     return {"database": int(isolated), "schema": int(not isolated), "users": 1, "rows": 1}
