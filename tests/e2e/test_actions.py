@@ -134,32 +134,32 @@ async def test_delete_after_confirmation_ends_deleted(
 async def test_a_confirmation_closes_when_the_page_changes(
     page: Page, spa_url: str, api: httpx.AsyncClient
 ) -> None:
-    await active_tenant(api, "soylent", "Soylent")
-    await active_tenant(api, "tyrell", "Tyrell")
-    await open_tenant(page, spa_url, "soylent")
+    await active_tenant(api, "oscorp", "Oscorp")
+    await active_tenant(api, "lexcorp", "LexCorp")
+    await open_tenant(page, spa_url, "oscorp")
     dialog = page.get_by_role("dialog")
 
     await page.get_by_role("button", name="Delete").click()
-    await expect(dialog).to_contain_text("Delete Soylent?")
+    await expect(dialog).to_contain_text("Delete Oscorp?")
     await page.go_back()
     await expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
     await expect(dialog).to_have_count(0)
 
     await page.go_forward()
     await page.get_by_role("button", name="Delete").click()
-    await expect(dialog).to_contain_text("Delete Soylent?")
-    await page.goto(f"{spa_url}/#/tenants/tyrell")
-    await expect(page.get_by_role("heading", name="Tyrell")).to_be_visible()
+    await expect(dialog).to_contain_text("Delete Oscorp?")
+    await page.goto(f"{spa_url}/#/tenants/lexcorp")
+    await expect(page.get_by_role("heading", name="LexCorp")).to_be_visible()
     await expect(dialog).to_have_count(0)
-    assert (await api.get("/api/tenants/soylent")).json()["status"] == "Active"
+    assert (await api.get("/api/tenants/oscorp")).json()["status"] == "Active"
 
 
 async def test_the_keyboard_reaches_every_action_and_a_dialog_keeps_focus_until_escape(
     page: Page, spa_url: str, api: httpx.AsyncClient
 ) -> None:
-    await active_tenant(api, "cyberdyne", "Cyberdyne")
-    await open_tenant(page, spa_url, "cyberdyne")
-    await expect(page.get_by_role("heading", name="Cyberdyne")).to_be_visible()
+    await active_tenant(api, "gringotts", "Gringotts")
+    await open_tenant(page, spa_url, "gringotts")
+    await expect(page.get_by_role("heading", name="Gringotts")).to_be_visible()
 
     reached = []
     for _ in range(12):
@@ -189,4 +189,4 @@ async def test_the_keyboard_reaches_every_action_and_a_dialog_keeps_focus_until_
     await page.keyboard.press("Escape")
     await expect(dialog).to_have_count(0)
     await expect(page.get_by_role("button", name="Delete")).to_be_focused()
-    assert (await api.get("/api/tenants/cyberdyne")).json()["status"] == "Active"
+    assert (await api.get("/api/tenants/gringotts")).json()["status"] == "Active"

@@ -6,7 +6,7 @@ from playwright.async_api import Page, expect
 
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.e2e.pages import screenshot, sign_in
+from tests.e2e.pages import dismiss_toasts, screenshot, sign_in, toast
 from tests.helpers import drop_database, occupy_database_name, tenant_body, wait_for_status
 
 pytestmark = pytest.mark.e2e
@@ -44,4 +44,7 @@ async def test_the_tenant_page_lists_every_run_and_shows_an_earlier_runs_steps(
     await runs.first.get_by_role("button", name="Steps").click()
     first_steps = history.locator("tr.run-steps").first
     await expect(first_steps.locator('.step[data-status="completed"]')).not_to_have_count(0)
+    # Both runs' toasts have come: close them so the picture shows the page.
+    await expect(toast(page, tenant_id, "TenantCreated")).to_be_visible()
+    await dismiss_toasts(page)
     await screenshot(page, "tenant-history", full_page=True)

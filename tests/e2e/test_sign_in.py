@@ -80,19 +80,19 @@ async def test_a_token_the_api_refuses_returns_to_sign_in_with_a_message(
 async def test_signing_in_to_a_deactivated_tenant_says_so_once_the_password_is_right(
     page: Page, spa_url: str, api: httpx.AsyncClient
 ) -> None:
-    assert (await api.post("/api/tenants", json=tenant_body("umbrella"))).status_code == 202
-    await wait_for_status(api, "umbrella", {TenantStatus.ACTIVE})
-    change = {"name": "Umbrella", "isActive": False}
-    assert (await api.put("/api/tenants/umbrella", json=change)).status_code == 202
+    assert (await api.post("/api/tenants", json=tenant_body("dunder"))).status_code == 202
+    await wait_for_status(api, "dunder", {TenantStatus.ACTIVE})
+    change = {"name": "Dunder Mifflin", "isActive": False}
+    assert (await api.put("/api/tenants/dunder", json=change)).status_code == 202
     # The row is Updating from the 202 on: Active again means the change is applied.
-    tenant = await wait_for_status(api, "umbrella", {TenantStatus.ACTIVE})
+    tenant = await wait_for_status(api, "dunder", {TenantStatus.ACTIVE})
     assert tenant["isActive"] is False
     await page.goto(spa_url + "/")
 
-    email = "admin@umbrella.example.com"
-    await fill_sign_in(page, email, "wrong-password-1", tenant="umbrella")
+    email = "admin@dunder.example.com"
+    await fill_sign_in(page, email, "wrong-password-1", tenant="dunder")
     await expect(page.get_by_role("alert")).to_contain_text("Incorrect e-mail, password or tenant")
-    await fill_sign_in(page, email, PASSWORD, tenant="umbrella")
+    await fill_sign_in(page, email, PASSWORD, tenant="dunder")
     await expect(page.get_by_role("alert")).to_contain_text(
-        "Tenant 'umbrella' is deactivated: ask an operator to activate it"
+        "Tenant 'dunder' is deactivated: ask an operator to activate it"
     )

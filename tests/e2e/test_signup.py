@@ -32,6 +32,7 @@ async def test_sign_up_then_sign_in_to_the_new_tenant(
         "data-status", "completed"
     )
     await expect(page.get_by_role("status")).to_contain_text("Your organization is ready")
+    await expect(page.locator('.signup-steps .step[data-status="running"]')).to_have_count(0)
     await screenshot(page, "sign-up-progress")
 
     await wait_for_status(api, "pied-piper", {TenantStatus.ACTIVE})

@@ -102,7 +102,7 @@ export function mountList(main) {
         headers.name,
         headers.status,
         h('th.col-storage', { scope: 'col' }, 'Storage'),
-        h('th', { scope: 'col' }, 'Last attempt'),
+        h('th.col-attempt', { scope: 'col' }, 'Last attempt'),
         headers.created,
       ),
     ),
@@ -461,7 +461,7 @@ function row(tenant) {
       tenant.hasIsolatedDatabase ? 'Isolated database' : 'Shared schema',
       h('div.mono.subtle', {}, storageText(tenant)),
     ),
-    h('td.nowrap', {}, timeText(tenant.lastProvisioningAttempt)),
+    h('td.nowrap.col-attempt', {}, timeText(tenant.lastProvisioningAttempt)),
     h('td.nowrap.col-created', {}, timeText(tenant.createdOn)),
   );
 }

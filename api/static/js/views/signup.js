@@ -86,13 +86,13 @@ function followSignup(accepted, { status, steps, next }) {
       events: {
         progress: (snapshot) => {
           status.replaceChildren(statusBadge(snapshot.status));
-          steps.replaceChildren(snapshot.steps.length ? stepList(snapshot.steps) : '');
+          // The welcome e-mail is sent after the tenant is Active, when the stream has ended:
+          // the outcome below mentions it instead of a step that would look stuck.
+          const shown = snapshot.steps.filter((step) => step.name !== 'send_welcome_email');
+          if (shown.length) steps.replaceChildren(stepList(shown));
           if (!isTerminal(snapshot.status)) return;
-          if (!next.hasChildNodes()) next.replaceChildren(outcome(accepted, snapshot));
-          // Ready, and the welcome e-mail still on its way: come back for the last step.
-          const open = snapshot.steps.some((step) => ['pending', 'running'].includes(step.status));
-          if (open) stream.retryLater();
-          else stream.stop();
+          stream.stop();
+          next.replaceChildren(outcome(accepted, snapshot));
         },
       },
     },
@@ -110,7 +110,7 @@ function outcome(accepted, snapshot) {
         'div.alert.alert--success',
         { role: 'status' },
         icon('check'),
-        h('span', {}, 'Your organization is ready. Sign in to it now.'),
+        h('span', {}, 'Your organization is ready; a welcome e-mail is on its way. Sign in now.'),
       ),
       h('a.button.button--primary.button--block', { href: '#/' }, 'Go to sign in'),
     );
