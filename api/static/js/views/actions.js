@@ -53,7 +53,8 @@ export function result(kind, tenant) {
   const known = RESULTS[kind][tenant.status];
   if (known) return known;
   if (tenant.status === 'Failed') {
-    return ['danger', `It failed: ${tenant.provisioningError ?? 'see the steps below'}`];
+    // The error callout shows the error: said once, not in a second banner.
+    return tenant.provisioningError ? ['danger', ''] : ['danger', 'It failed: see the steps below.'];
   }
   return ['info', `Finished with status ${tenant.status}.`];
 }

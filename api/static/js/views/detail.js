@@ -86,7 +86,8 @@ export function mountDetail(main, { id, config }) {
     update('edit', JSON.stringify([editing]), () =>
       editing ? editForm(tenant, { save, close: closeEdit }) : h('div'),
     );
-    update('error', JSON.stringify([tenant.status, tenant.provisioningError]), () =>
+    const failure = [tenant.status, tenant.provisioningError, tenant.provisioningErrorDetail];
+    update('error', JSON.stringify(failure), () =>
       errorCallout(tenant),
     );
     update('progress', JSON.stringify([tenant.workflowId, tenant.status, snapshot]), () =>

@@ -56,10 +56,23 @@ export function stepList(steps) {
           ),
           h('p.step-meta', {}, describe(step)),
           step.lastError &&
-            ['retrying', 'failed'].includes(step.status) &&
-            h('pre.step-error', {}, step.lastError),
+            ['retrying', 'failed'].includes(step.status) && [
+              h('p.step-error.error-sentence', {}, step.lastError),
+              technicalDetails(step.lastErrorDetail),
+            ],
         ),
       ),
     ),
+  );
+}
+
+/** The driver's text behind an error sentence, one click away. */
+export function technicalDetails(detail) {
+  if (!detail) return null;
+  return h(
+    'details.error-detail',
+    {},
+    h('summary', {}, 'Technical details'),
+    h('pre.error-text', {}, detail),
   );
 }
