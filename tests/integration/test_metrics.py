@@ -136,6 +136,27 @@ async def test_metrics_token_is_required_when_set(settings: Settings) -> None:
     assert "tenantflow_http_requests_total" in right.text
 
 
+async def test_sign_ins_are_counted_allowed_or_throttled_by_the_limit_hit(
+    settings: Settings,
+) -> None:
+    # A client address of its own (through a trusted proxy): no other test's attempts count.
+    limited = settings.model_copy(
+        update={"login_limit_per_account": 1, "trusted_proxies": ("127.0.0.1",)}
+    )
+    headers = {"X-Forwarded-For": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}
+    form = {"username": f"{uuid.uuid4().hex[:8]}@example.com", "password": "wrong-password"}
+    with serve_in_thread(create_app(limited)) as url:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            first = await client.post("/api/auth/token", data=form)
+            second = await client.post("/api/auth/token", data=form)
+            samples = await scrape(client)
+    assert (first.status_code, second.status_code) == (401, 429)
+    attempts = "tenantflow_sign_in_attempts_total"
+    assert value(samples, attempts, outcome="allowed") == 1
+    assert value(samples, attempts, outcome="throttled", limit="account") == 1
+    assert value(samples, attempts, outcome="throttled", limit="address") == 0
+
+
 @asynccontextmanager
 async def metered_worker(
     temporal_client: Client, control_plane: AsyncEngine, settings: Settings
