@@ -162,7 +162,7 @@ async def test_the_keyboard_reaches_every_action_and_a_dialog_keeps_focus_until_
     await expect(page.get_by_role("heading", name="Gringotts")).to_be_visible()
 
     reached = []
-    for _ in range(12):
+    for _ in range(30):
         await page.keyboard.press("Tab")
         reached.append(await page.evaluate("document.activeElement.dataset.action ?? ''"))
         if reached[-1] == "delete":
