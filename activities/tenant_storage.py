@@ -25,14 +25,20 @@ from core.database import create_database_unless_exists, sqlstate
 from core.migrate import alembic_turn, upgrade
 from core.models import Tenant
 from core.naming import ownership_marker
+from core.schema import record_revision
 from core.tenant_ddl import fresh_schema_sql, upgrade_fresh
 
 
 @dataclass(frozen=True)
-class _Placement:
+class Placement:
     isolated: bool
     database: str
     schema: str
+
+    @property
+    def migration_key(self) -> str:
+        """The advisory lock serialising migrations of this storage across workers."""
+        return f"migrate:{self.database}:{self.schema}"
 
 
 class TenantStorageActivities:
@@ -50,12 +56,12 @@ class TenantStorageActivities:
     @reports_failed_attempts
     async def create_tenant_database(self, ref: TenantRef) -> TenantStorage:
         """Create the tenant's database (isolated) or its schema in the shared database."""
-        placement = await self._placement(ref.tenant_id)
+        placement = await self.placement(ref.tenant_id)
         marker = ownership_marker(ref.tenant_id)
         async with heartbeating():
             return await self._create(placement, marker)
 
-    async def _create(self, placement: _Placement, marker: str) -> TenantStorage:
+    async def _create(self, placement: Placement, marker: str) -> TenantStorage:
         server = self.engines.server()
         if placement.isolated:
             created = await create_owned_database(server, placement.database, marker)
@@ -78,7 +84,7 @@ class TenantStorageActivities:
     @reports_failed_attempts
     async def drop_tenant_database(self, ref: TenantRef) -> Removed:
         """Drop the tenant's database or schema, if it is there and marked as the tenant's."""
-        placement = await self._placement(ref.tenant_id)
+        placement = await self.placement(ref.tenant_id)
         marker = ownership_marker(ref.tenant_id)
         async with heartbeating():
             if placement.isolated:
@@ -89,47 +95,50 @@ class TenantStorageActivities:
                 dropped = await drop_owned_schema(
                     self.engines.shared(placement.database), placement.schema, marker
                 )
+        async with self.control_plane.begin() as conn:
+            await record_revision(conn, ref.tenant_id, None)  # no storage, no revision
         return Removed(dropped, int(dropped))
 
     @activity.defn(name="migrate_tenant_database")
     @reports_failed_attempts
     async def migrate_tenant_database(self, ref: TenantRef) -> Migrated:
         """Bring the tenant's schema to the newest Alembic revision (a no-op when it is there)."""
-        placement = await self._placement(ref.tenant_id)
+        placement = await self.placement(ref.tenant_id)
         # One migration per tenant at a time across workers, coordinated in the control plane
         # (the tenant's database may be brand new) on a connection of its own: this process's
         # Alembic turn is taken first, and no pooled connection waits for either lock.
-        key = f"migrate:{placement.database}:{placement.schema}"
         rendered = await fresh_schema_sql()  # once per process; before any connection is held
         async with heartbeating():
             try:
-                async with self._migrating(placement, key) as conn:
+                async with self.migrating(placement) as conn:
                     fresh = await upgrade_fresh(conn, placement.schema, rendered)
                 revision = rendered[0]
                 if not fresh:  # at an older revision: Alembic, one upgrade at a time
-                    async with alembic_turn(), self._migrating(placement, key) as conn:
+                    async with alembic_turn(), self.migrating(placement) as conn:
                         revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
             except Exception as err:
-                if _is_sql_error(err):
+                if is_permanent_sql_error(err):
                     raise ApplicationError(
                         f"migration failed: {err}", type=MIGRATION_FAILED, non_retryable=True
                     ) from err
                 raise
+        async with self.control_plane.begin() as conn:
+            await record_revision(conn, ref.tenant_id, revision)
         return Migrated(revision)
 
     @contextlib.asynccontextmanager
-    async def _migrating(self, placement: _Placement, key: str) -> AsyncIterator[AsyncConnection]:
+    async def migrating(self, placement: Placement) -> AsyncIterator[AsyncConnection]:
         """A transaction on the tenant's database, while this worker holds the tenant's
         migration lock (taken on a control-plane connection outside the worker's pool)."""
         async with (
             self.engines.locks().connect() as lock_conn,
-            advisory_lock(lock_conn, key),
+            advisory_lock(lock_conn, placement.migration_key),
             self.engines.database(placement.database, shared=not placement.isolated) as engine,
             engine.begin() as conn,
         ):
             yield conn
 
-    async def _placement(self, tenant_id: str) -> _Placement:
+    async def placement(self, tenant_id: str) -> Placement:
         async with self.control_plane.connect() as conn:
             row = (
                 await conn.execute(
@@ -148,7 +157,7 @@ class TenantStorageActivities:
                 type=TENANT_MISCONFIGURED,
                 non_retryable=True,
             )
-        return _Placement(row.has_isolated_database, row.database_name, row.schema_name)
+        return Placement(row.has_isolated_database, row.database_name, row.schema_name)
 
 
 INVALID_CATALOG_NAME = "3D000"  # the database does not exist
@@ -158,6 +167,6 @@ INVALID_CATALOG_NAME = "3D000"  # the database does not exist
 _PERMANENT_SQLSTATE_CLASSES = frozenset({"0A", "22", "23", "2B", "42"})
 
 
-def _is_sql_error(err: Exception) -> bool:
+def is_permanent_sql_error(err: Exception) -> bool:
     state = sqlstate(err)
     return state is not None and state[:2] in _PERMANENT_SQLSTATE_CLASSES

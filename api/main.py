@@ -29,6 +29,7 @@ from api.routes import (
     operations,
     ops,
     runs,
+    schema,
     signup,
     tenants,
 )
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops,
         runs,
         events,
+        schema,
         signup,
         notifications,
     )

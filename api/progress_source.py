@@ -164,8 +164,13 @@ def final_row(tenant: Tenant, run: Run | None) -> Snapshot:
     snapshot = row_snapshot(tenant)
     if TenantStatus(tenant.status) not in lifecycle.IN_FLIGHT or tenant.workflow_id is None:
         return snapshot
-    error = lifecycle.closed_without_outcome(tenant.workflow_id, run.status if run else None)
-    progress = snapshot.progress.model_copy(update={"status": TenantStatus.FAILED, "error": error})
+    status, closed = TenantStatus(tenant.status), run.status if run else None
+    if status == TenantStatus.MIGRATING:  # the sweep reads which revision it is at
+        error = lifecycle.migration_closed_without_outcome(tenant.workflow_id, closed, None)
+    else:
+        error = lifecycle.closed_without_outcome(tenant.workflow_id, closed)
+    settled = lifecycle.settled_status(status)
+    progress = snapshot.progress.model_copy(update={"status": settled, "error": error})
     return Snapshot(snapshot.event_id, progress)
 
 

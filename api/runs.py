@@ -34,6 +34,7 @@ _LABELS = {
     "ProvisionTenant": "Provision",
     "UpdateTenant": "Update",
     "DeprovisionTenant": "Delete",
+    "MigrateTenant": "Migrate schema",
 }
 _STATUS = {
     WorkflowExecutionStatus.RUNNING: "Running",

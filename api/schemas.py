@@ -152,6 +152,12 @@ class TenantOut(CamelModel):
     provisioning_error: str | None
     last_provisioning_attempt: datetime | None
     workflow_id: str | None
+    schema_revision: str | None = Field(
+        default=None, description="Tenant schema revision of its storage; null: not known yet"
+    )
+    migration_error: str | None = Field(
+        default=None, description="Why its last schema migration failed (cleared by the next)"
+    )
     created_on: datetime
     updated_on: datetime
 
@@ -175,6 +181,33 @@ class TenantPage(CamelModel):
 class TenantStats(CamelModel):
     total: int = Field(description="Every tenant, Deleted ones included")
     by_status: dict[TenantStatus, int]
+    by_schema_revision: dict[str, int] = Field(
+        default_factory=dict,
+        description="Tenants with storage (Deleted ones excepted) per schema revision; "
+        '"unknown": not known yet',
+    )
+
+
+class RevisionOut(CamelModel):
+    id: str
+    description: str
+
+
+class RevisionCount(CamelModel):
+    revision: str | None = Field(description="null: tenants whose revision is not known yet")
+    tenants: int
+
+
+class SchemaOut(CamelModel):
+    """The tenant schema's revisions and how many tenants are on each."""
+
+    head: str
+    revisions: list[RevisionOut] = Field(description="Oldest first")
+    counts: list[RevisionCount] = Field(
+        description="Tenants with storage (Deleted ones excepted) per revision, in the order of "
+        "`revisions` (zeros included); then revisions this version does not know, then null"
+    )
+    migrating: int = Field(description="Tenants being migrated now")
 
 
 class RunOut(CamelModel):

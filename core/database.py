@@ -71,5 +71,14 @@ def sqlstate(err: BaseException) -> str | None:
     return str(state) if state else None
 
 
+def server_message(err: BaseException) -> str:
+    """What PostgreSQL itself said (message, then detail and hint), without the driver's class
+    names: 'relation "labels" already exists'."""
+    driver_error = getattr(getattr(err, "orig", None), "__cause__", None) or err
+    parts = [getattr(driver_error, "message", None) or str(driver_error)]
+    parts += [getattr(driver_error, key, None) for key in ("detail", "hint")]
+    return "; ".join(str(part).rstrip(".") for part in parts if part)
+
+
 def redacted(url: str | URL) -> str:
     return async_url(url).render_as_string(hide_password=True)

@@ -13,11 +13,13 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.models import Tenant
+from core.schema import stored_revision
 from core.status import TenantStatus
 
 S = TenantStatus
@@ -27,7 +29,10 @@ S = TenantStatus
 TRANSITIONS: dict[TenantStatus, frozenset[TenantStatus]] = {
     S.PENDING: frozenset({S.PROVISIONING, S.CANCELLED, S.FAILED}),
     S.PROVISIONING: frozenset({S.ACTIVE, S.CANCELLED, S.FAILED}),
-    S.ACTIVE: frozenset({S.UPDATING, S.DELETING}),
+    S.ACTIVE: frozenset({S.UPDATING, S.DELETING, S.MIGRATING}),
+    # A migration ends Active whatever happened: migrated, failed (its transaction rolled back:
+    # the old revision, with the error on the row) or cancelled.
+    S.MIGRATING: frozenset({S.ACTIVE}),
     # A cancelled update leaves the tenant as it was: Active.
     S.UPDATING: frozenset({S.ACTIVE, S.FAILED}),
     # Retry: provisioning again (Pending) or re-applying a failed update (Updating).
@@ -41,7 +46,7 @@ TRANSITIONS: dict[TenantStatus, frozenset[TenantStatus]] = {
     S.DELETED: frozenset({S.PENDING}),
 }
 
-IN_FLIGHT = frozenset({S.PENDING, S.PROVISIONING, S.UPDATING, S.DELETING})
+IN_FLIGHT = frozenset({S.PENDING, S.PROVISIONING, S.UPDATING, S.DELETING, S.MIGRATING})
 
 
 def can_move(source: TenantStatus, target: TenantStatus) -> bool:
@@ -62,6 +67,7 @@ class Operation(StrEnum):
     UPDATE = "edit"
     CANCEL = "cancel"
     DELETE = "delete"
+    MIGRATE = "migrate"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ OPERATIONS: dict[Operation, Rule] = {
     Operation.UPDATE: Rule(frozenset({S.ACTIVE}), "edited"),
     Operation.CANCEL: Rule(frozenset({S.PENDING, S.PROVISIONING}), "cancelled"),
     Operation.DELETE: Rule(frozenset({S.ACTIVE, S.FAILED, S.CANCELLED}), "deleted"),
+    # Begun by a fleet rollout's MigrateTenant, never by a request of its own.
+    Operation.MIGRATE: Rule(frozenset({S.ACTIVE}), "migrated"),
 }
 
 
@@ -121,6 +129,8 @@ async def create(session: AsyncSession, values: dict[str, Any]) -> bool:
         "admin_password_sealed": None,
         "provisioning_error": None,
         "last_provisioning_attempt": None,
+        "schema_revision": None,
+        "migration_error": None,
         **{key: value for key, value in fresh.items() if key != "id"},
         "created_on": func.now(),
         "updated_on": func.now(),
@@ -213,19 +223,42 @@ def closed_without_outcome(workflow_id: str, status: WorkflowExecutionStatus | N
     """The error a row gets when the run behind it ended without recording an outcome: an
     operator terminated it, it timed out, or it failed while the database was unreachable.
     Nothing was rolled back; `retry` or `DELETE` can clean up."""
-    how = {
+    return (
+        f"Workflow {workflow_id} {_how(status)} without recording an outcome; nothing was rolled "
+        "back. Retry or delete the tenant to clean up."
+    )
+
+
+def migration_closed_without_outcome(
+    workflow_id: str, status: WorkflowExecutionStatus | None, revision: str | None
+) -> str:
+    """The migration error of a Migrating row whose run ended without recording an outcome.
+    Its transaction committed or rolled back as a whole, so the tenant is Active again at
+    whichever revision its storage holds."""
+    at = f"its schema is at {revision}" if revision else "which revision is not known yet"
+    return (
+        f"Migration {workflow_id} {_how(status)} without recording an outcome; the migration "
+        f"committed or rolled back as a whole: {at}."
+    )
+
+
+def _how(status: WorkflowExecutionStatus | None) -> str:
+    return {
         WorkflowExecutionStatus.TERMINATED: "was terminated",
         WorkflowExecutionStatus.TIMED_OUT: "timed out",
         None: "is unknown to Temporal",
     }.get(status, f"ended ({status.name.lower() if status else 'unknown'})")
-    return (
-        f"Workflow {workflow_id} {how} without recording an outcome; nothing was rolled back. "
-        "Retry or delete the tenant to clean up."
-    )
+
+
+def settled_status(status: TenantStatus) -> TenantStatus:
+    """What a row in flight becomes when its run closed without recording an outcome: Failed,
+    except a migration's, which leaves the tenant usable (Active) at one revision or the other."""
+    return S.ACTIVE if status == S.MIGRATING else S.FAILED
 
 
 async def settle_closed_run(session: AsyncSession, client: Client, tenant: Tenant) -> Tenant:
-    """A row still in flight behind a closed run becomes Failed, with an error saying why.
+    """A row still in flight behind a closed run becomes Failed, with an error saying why; a
+    Migrating one becomes Active at the revision its storage holds (read now).
 
     Our workflows record their outcome before they close, so this happens only when a run was
     stopped from outside. Conditional: a row that moved on meanwhile stays as it is."""
@@ -241,6 +274,21 @@ async def settle_closed_run(session: AsyncSession, client: Client, tenant: Tenan
         status = None
     if status == WorkflowExecutionStatus.RUNNING:
         return tenant
+    values: dict[str, Any]
+    if tenant.status == S.MIGRATING:
+        revision = await _stored_revision(session, tenant)
+        values = {
+            "status": S.ACTIVE,
+            "schema_revision": revision,
+            "migration_error": migration_closed_without_outcome(
+                tenant.workflow_id, status, revision
+            ),
+        }
+    else:
+        values = {
+            "status": S.FAILED,
+            "provisioning_error": closed_without_outcome(tenant.workflow_id, status),
+        }
     await session.execute(
         update(Tenant)
         .where(
@@ -248,12 +296,20 @@ async def settle_closed_run(session: AsyncSession, client: Client, tenant: Tenan
             Tenant.status == tenant.status,
             Tenant.workflow_id == tenant.workflow_id,
         )
-        .values(
-            status=S.FAILED,
-            provisioning_error=closed_without_outcome(tenant.workflow_id, status),
-            updated_on=func.now(),
-        )
+        .values(values | {"updated_on": func.now()})
     )
     await session.commit()
     await session.refresh(tenant)
     return tenant
+
+
+async def _stored_revision(session: AsyncSession, tenant: Tenant) -> str | None:
+    """The revision in the tenant's storage (on the control plane's server); None if it cannot
+    be read now (the row then says so, and the next migration reads it again)."""
+    if not tenant.database_name or not tenant.schema_name:
+        return None
+    server = session.get_bind().engine.url
+    try:
+        return await stored_revision(server, tenant.database_name, tenant.schema_name)
+    except (OSError, SQLAlchemyError):
+        return None

@@ -58,6 +58,11 @@ class Tenant(Base):
     provisioning_error: Mapped[str | None] = mapped_column(Text)
     last_provisioning_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     workflow_id: Mapped[str | None] = mapped_column(String(200))
+    # The tenant schema's Alembic revision in the tenant's storage, as last established by
+    # provisioning or a migration; None: unknown (no storage yet, or not read since; see
+    # core/schema.py). The error of its last failed migration, cleared by a successful one.
+    schema_revision: Mapped[str | None] = mapped_column(String(32), index=True)
+    migration_error: Mapped[str | None] = mapped_column(Text)
     # The user who started the current operation (for notifications); None for public sign-up.
     initiated_by: Mapped[str | None] = mapped_column(String(64))
     created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -12,6 +12,8 @@ class TenantStatus(StrEnum):
     CANCELLED = "Cancelled"
     DELETING = "Deleting"
     DELETED = "Deleted"
+    # Its schema is being moved to another revision (a fleet rollout); back to Active after.
+    MIGRATING = "Migrating"
 
     @property
     def is_terminal(self) -> bool:

@@ -13,7 +13,9 @@ from core.status import TenantStatus
 
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 TENANT_STATUS = SearchAttributeKey.for_keyword("TenantStatus")
-SEARCH_ATTRIBUTES = (TENANT_ID, TENANT_STATUS)
+# The tenant schema revision a run found (when it starts) and left (when it ends) the tenant at.
+TENANT_SCHEMA_REVISION = SearchAttributeKey.for_keyword("TenantSchemaRevision")
+SEARCH_ATTRIBUTES = (TENANT_ID, TENANT_STATUS, TENANT_SCHEMA_REVISION)
 
 PROGRESS_QUERY = "progress"
 
@@ -26,6 +28,14 @@ def search_attributes(tenant_id: str, status: TenantStatus) -> TypedSearchAttrib
             SearchAttributePair(TENANT_STATUS, status.value),
         ]
     )
+
+
+def tenant_search_attributes(tenant_id: str, schema_revision: str | None) -> TypedSearchAttributes:
+    """For a MigrateTenant run's start: its tenant and the revision it was listed at (if known)."""
+    pairs: list[SearchAttributePair[str]] = [SearchAttributePair(TENANT_ID, tenant_id)]
+    if schema_revision is not None:
+        pairs.append(SearchAttributePair(TENANT_SCHEMA_REVISION, schema_revision))
+    return TypedSearchAttributes(pairs)
 
 
 def provision_workflow_id(tenant_id: str) -> str:
@@ -78,6 +88,7 @@ class StepName(StrEnum):
     DROP_DATABASE = "drop_tenant_database"
     DELETE_USERS = "delete_tenant_users"
     MARK_DELETED = "mark_deleted"
+    MIGRATE_SCHEMA = "migrate_tenant_schema"
 
 
 class StepStatus(StrEnum):
@@ -159,4 +170,33 @@ class DeprovisionTenantInput:
 class OperationResult:
     tenant_id: str
     status: TenantStatus
+    progress: Progress | None = None
+
+
+class MigrationOutcome(StrEnum):
+    MIGRATED = "migrated"
+    # Nothing to do: at the target already, not Active (the reason says why), or Deleted.
+    SKIPPED = "skipped"
+    # Its migration failed (the error says why); the tenant stays Active at its old revision.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class MigrateTenantInput:
+    tenant_id: str
+    # A concrete revision id (the API resolves "head"); older than the tenant's: a downgrade.
+    target_revision: str
+    rollout_id: str
+
+
+@dataclass(frozen=True)
+class MigrateTenantResult:
+    tenant_id: str
+    outcome: MigrationOutcome
+    # Where the tenant was and is (None: unknown, e.g. a tenant without storage).
+    from_revision: str | None
+    to_revision: str | None
+    # Failed: an operator-readable error; skipped: why.
+    error: str | None = None
+    # The final snapshot (the tenant's page reads a closed run's progress from its result).
     progress: Progress | None = None

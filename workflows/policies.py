@@ -64,7 +64,9 @@ CREATE_DATABASE = ActivityPolicy(
     ),
 )
 
-# A migration the server rejects (SQL error) will not pass on retry; connection trouble may.
+# A migration the server rejects (SQL error) will not pass on retry; connection trouble, or a
+# lock a tenant's session held past the lock timeout, may. Provisioning's migration step and a
+# fleet migration's (MigrateTenant) alike.
 MIGRATE_DATABASE = ActivityPolicy(
     start_to_close_timeout=timedelta(minutes=5),
     heartbeat_timeout=timedelta(seconds=10),
@@ -75,6 +77,37 @@ MIGRATE_DATABASE = ActivityPolicy(
         maximum_attempts=6,
         non_retryable_error_types=[
             errors.MIGRATION_FAILED,
+            errors.TENANT_NOT_FOUND,
+            errors.TENANT_MISCONFIGURED,
+        ],
+    ),
+)
+
+# A fleet migration's first step (MigrateTenant): the row Active -> Migrating. A tenant in an
+# update waits for it (TenantBusy is retried for ~30 s, then the tenant is skipped); a control
+# plane that is away is retried as long.
+BEGIN_MIGRATION = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=250),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=8),
+        maximum_attempts=8,
+        non_retryable_error_types=[errors.ILLEGAL_TRANSITION],
+    ),
+)
+
+# Its last step: back to Active with the revision its storage is at. Retried for ~2.5 minutes;
+# a row still Migrating after that is settled by the API's sweep (core/lifecycle.py).
+FINISH_MIGRATION = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=8,
+        non_retryable_error_types=[
+            errors.ILLEGAL_TRANSITION,
             errors.TENANT_NOT_FOUND,
             errors.TENANT_MISCONFIGURED,
         ],

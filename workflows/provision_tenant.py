@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import (
         AdminUser,
         AttemptFailure,
+        Migrated,
         TenantRef,
         TenantStorage,
         WelcomeEmail,
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         CANCEL_REQUESTED_BY_SIGNAL,
         PROGRESS_QUERY,
+        TENANT_SCHEMA_REVISION,
         NotificationType,
         Progress,
         ProvisionTenantInput,
@@ -43,6 +45,8 @@ FAST_PATH = "local-writes-and-parallel-first-steps"
 # The activation as a normal activity again (a local one could commit Active from a workflow task
 # that then failed, and the retried task take the cancel branch: compensation after Active).
 DURABLE_ACTIVATION = "activation-as-a-normal-activity"
+# The TenantSchemaRevision search attribute, set once the tenant is Active.
+SCHEMA_REVISION_ATTRIBUTE = "tenant-schema-revision-attribute"
 CANCELLATION_OUTCOMES = frozenset(
     {NotificationType.TENANT_CANCELLED, NotificationType.TENANT_CANCELLATION_FAILED}
 )
@@ -97,7 +101,7 @@ class ProvisionTenant:
         else:
             admin = await self._create_admin_user(ref)
             storage = await self._create_storage(ref)
-        await track.step(
+        migrated: Migrated = await track.step(
             StepName.MIGRATE_DATABASE,
             "migrate_tenant_database",
             lambda: workflow.execute_activity_method(
@@ -113,6 +117,8 @@ class ProvisionTenant:
             "set_tenant_status",
             lambda: track.set_status(TenantStatus.ACTIVE, durable=durable),
         )
+        if workflow.patched(SCHEMA_REVISION_ATTRIBUTE):
+            workflow.upsert_search_attributes([TENANT_SCHEMA_REVISION.value_set(migrated.revision)])
         took = workflow.now() - workflow.info().workflow_start_time
         telemetry.provisioned(input.has_isolated_database, took)
         if input.send_welcome_email and workflow.patched("welcome-email"):

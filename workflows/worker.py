@@ -16,17 +16,25 @@ from activities.bulk import BulkActivities
 from activities.control_plane import ControlPlaneActivities
 from activities.email import EmailActivities
 from activities.progress import AttemptReporter
+from activities.schema_migrations import SchemaMigrationActivities
 from activities.tenant_storage import TenantStorageActivities
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from workflows.bulk_action import BulkActionWorkflow
 from workflows.deprovision_tenant import DeprovisionTenant
+from workflows.migrate_tenant import MigrateTenant
 from workflows.provision_tenant import ProvisionTenant
 from workflows.telemetry import HISTOGRAM_BUCKETS
 from workflows.update_tenant import UpdateTenant
 
-WORKFLOWS: Sequence[type] = (ProvisionTenant, UpdateTenant, DeprovisionTenant, BulkActionWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ProvisionTenant,
+    UpdateTenant,
+    DeprovisionTenant,
+    BulkActionWorkflow,
+    MigrateTenant,
+)
 
 log = logging.getLogger("tenantflow.worker")
 
@@ -45,6 +53,7 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
     storage = TenantStorageActivities(engine, reporter)
     email = EmailActivities(settings, reporter)
     bulk = BulkActivities(engine, client)
+    migrations = SchemaMigrationActivities(engine, reporter, storage)
     return [
         control_plane.set_tenant_status,
         control_plane.create_admin_user,
@@ -56,6 +65,9 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
         storage.drop_tenant_database,
         email.send_welcome_email,
         bulk.begin_bulk_item,
+        migrations.begin_tenant_migration,
+        migrations.migrate_tenant_schema,
+        migrations.finish_tenant_migration,
     ]
 
 

@@ -28,6 +28,7 @@ from api.tenant_list import (
     list_tenants,
 )
 from core.models import User
+from core.schema import count_by_revision
 from core.status import TenantStatus
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])
@@ -85,9 +86,10 @@ async def list_tenants_page(
 
 @router.get("/stats", response_model=TenantStats)
 async def get_tenant_stats(user: RootUser, session: SessionDep) -> TenantStats:
-    """How many tenants there are in each status."""
+    """How many tenants there are in each status, and on each tenant schema revision."""
     counts = await count_by_status(session)
-    return TenantStats(total=sum(counts.values()), by_status=counts)
+    revisions = {r or "unknown": n for r, n in await count_by_revision(session)}
+    return TenantStats(total=sum(counts.values()), by_status=counts, by_schema_revision=revisions)
 
 
 @router.get("/{tenant_id}", response_model=TenantOut)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 from temporalio.client import Client
 
 from core.naming import storage_name
@@ -80,3 +81,35 @@ async def test_record_histories(
         assert (await api.post(f"/api/tenants/{t}/cancel")).status_code == 202
         await wait_for_status(api, t, FINAL, within=60)
     await save(temporal_client, f"provision-tenant-{t}", "provision-tenant-cancel-during-retry")
+
+
+async def test_record_migration_histories(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> None:
+    """MigrateTenant: migrated (down, then up), failed on a conflicting object, skipped at the
+    target, cancelled mid-migration; and a provisioning that sets TenantSchemaRevision. Run alone
+    (`-k migration`): the other recorder would overwrite the older versions' histories."""
+    from tests.integration.test_schema_migrations import wait_for_lock_wait
+    from tests.tenant_schema import execute_in_storage, start_migration, tenant_storage
+
+    t = unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(t))).status_code == 202
+    tenant = await wait_for_status(api, t, FINAL)
+    await save(temporal_client, f"provision-tenant-{t}", "provision-tenant-active-schema-revision")
+
+    async def run(target: str, name: str) -> None:
+        handle = await start_migration(temporal_client, settings, t, target)
+        await save(temporal_client, handle.id, name)
+
+    await run("t0002", "migrate-tenant-migrated")
+    await run("t0002", "migrate-tenant-skipped")
+    await execute_in_storage(settings, tenant, "CREATE TABLE labels (note text)")
+    await run("t0003", "migrate-tenant-failed")
+    await execute_in_storage(settings, tenant, "DROP TABLE labels")
+    async with tenant_storage(settings, tenant) as (session, schema):
+        await session.execute(text(f'SELECT count(*) FROM "{schema}".tasks'))
+        handle = await start_migration(temporal_client, settings, t, "t0003")
+        await wait_for_lock_wait(settings, tenant["database"])
+        await handle.cancel()
+        await save(temporal_client, handle.id, "migrate-tenant-cancelled")
+        await session.rollback()

@@ -21,7 +21,12 @@ pytestmark = pytest.mark.integration
 
 SETTLED = {TenantStatus.ACTIVE, TenantStatus.FAILED, TenantStatus.CANCELLED}
 # The bulk actions' lines are run by test_runbook_bulk.py.
-BULK = {c for c in COMMANDS if c in section("Act on many tenants")}
+# Run by test_runbook_bulk.py and test_runbook_schema.py.
+BULK = {
+    c
+    for c in COMMANDS
+    if c in section("Act on many tenants") or c in section("A tenant's schema revision")
+}
 (FAILED_TENANTS,) = [c for c in COMMANDS if c in section("Find the tenants that failed")]
 
 

@@ -6,14 +6,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.database import create_engine, with_database
-from core.migrate import head_revision, upgrade
+from core.migrate import (
+    alembic_config,
+    alembic_turn,
+    current_revision_sync,
+    head_revision,
+    upgrade,
+)
 from core.naming import quote_ident
+from core.schema import is_downgrade
 from core.settings import Settings
-from core.tenant_ddl import fresh_schema_sql, upgrade_fresh
+from core.tenant_ddl import fresh_schema_sql, migration_sql, run_batch, upgrade_fresh
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +87,42 @@ async def test_fresh_schema_in_one_batch_matches_the_online_upgrade(
     async with tenants_db.begin() as conn:
         assert await upgrade(conn, "tenant", batch) == head_revision("tenant")
         assert not await upgrade_fresh(conn, batch, rendered)
+
+
+async def _alembic_to(conn: AsyncConnection, schema: str, revision: str) -> None:
+    """Alembic's own online upgrade or downgrade of `schema` to `revision`."""
+
+    def run(sync_conn: Connection) -> None:
+        cfg = alembic_config("tenant", schema)
+        cfg.attributes["connection"] = sync_conn
+        current = current_revision_sync(sync_conn, schema)
+        move = command.downgrade if is_downgrade(current, revision) else command.upgrade
+        move(cfg, revision)
+
+    async with alembic_turn():
+        await conn.run_sync(run)
+
+
+@pytest.mark.parametrize(("start", "target"), [("t0002", "t0003"), ("t0003", "t0002")])
+async def test_each_step_as_a_batch_matches_alembic_online(
+    tenants_db: AsyncEngine, start: str, target: str
+) -> None:
+    """A fleet migration's batch (core/tenant_ddl.py) builds what Alembic builds online, up and
+    down; the revision after the batch is the target."""
+    online, batch = (f"step_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("online", "batch"))
+    async with tenants_db.begin() as conn:
+        for schema in (online, batch):
+            await conn.execute(text(f"CREATE SCHEMA {quote_ident(schema)}"))
+    async with tenants_db.begin() as conn:
+        await _alembic_to(conn, online, start)
+        await run_batch(conn, batch, await migration_sql(None, start))
+    async with tenants_db.connect() as conn:
+        assert await catalog(conn, online) == await catalog(conn, batch)
+
+    async with tenants_db.begin() as conn:
+        await _alembic_to(conn, online, target)
+        await run_batch(conn, batch, await migration_sql(start, target))
+    async with tenants_db.connect() as conn:
+        expected, got = await catalog(conn, online), await catalog(conn, batch)
+    assert got == expected
+    assert got["version"] == [target]

@@ -17,6 +17,8 @@ LEGAL = {
     (S.PROVISIONING, S.FAILED),
     (S.ACTIVE, S.UPDATING),
     (S.ACTIVE, S.DELETING),
+    (S.ACTIVE, S.MIGRATING),  # a fleet rollout's MigrateTenant begins
+    (S.MIGRATING, S.ACTIVE),  # migrated, failed (rolled back) or cancelled: Active either way
     (S.UPDATING, S.ACTIVE),
     (S.UPDATING, S.FAILED),
     (S.FAILED, S.PENDING),
@@ -62,7 +64,14 @@ def test_an_active_tenant_is_never_provisioned_again() -> None:
         (Operation.UPDATE, {S.ACTIVE}),
         (Operation.CANCEL, {S.PENDING, S.PROVISIONING}),
         (Operation.DELETE, {S.ACTIVE, S.FAILED, S.CANCELLED}),
+        (Operation.MIGRATE, {S.ACTIVE}),
     ],
 )
 def test_operations_start_only_from_their_statuses(operation: Operation, allowed: set[S]) -> None:
     assert OPERATIONS[operation].allowed == allowed
+
+
+def test_a_migrating_tenant_takes_no_operation_and_only_goes_back_to_active() -> None:
+    assert [t for t in S if can_move(S.MIGRATING, t)] == [S.ACTIVE, S.MIGRATING]
+    for operation in Operation:  # edit, delete, cancel, retry: the 409 of the lifecycle
+        assert S.MIGRATING not in OPERATIONS[operation].allowed

@@ -9,6 +9,7 @@ export const STATUSES = {
   Cancelled: { tone: 'warning', busy: false, hint: 'Cancelled; what it created was removed' },
   Deleting: { tone: 'warning', busy: true, hint: 'Removing storage and users' },
   Deleted: { tone: 'muted', busy: false, hint: 'Storage and users removed' },
+  Migrating: { tone: 'info', busy: true, hint: 'Moving its schema to another revision' },
 };
 
 const TERMINAL = new Set(['Active', 'Failed', 'Cancelled', 'Deleted']);
@@ -21,6 +22,7 @@ const STEP_LABELS = {
   create_tenant_database: 'Create database',
   migrate_tenant_database: 'Run migrations',
   activate_tenant: 'Activate tenant',
+  migrate_tenant_schema: 'Migrate schema',
 };
 
 export function stepLabel(name) {

@@ -73,9 +73,11 @@ export function facts(tenant) {
     ['Storage', tenant.hasIsolatedDatabase ? 'Isolated database' : 'Shared schema'],
     ['Database', h('span.mono', {}, tenant.database ?? '—')],
     ['Schema', h('span.mono', {}, tenant.schema ?? '—')],
+    ['Schema revision', h('span.mono', {}, tenant.schemaRevision ?? '—')],
+    tenant.migrationError && ['Last migration', tenant.migrationError],
     // Whether its users may sign in: a setting of a working tenant, meaningless while it is
     // being created, has failed or is gone (the status says all there is then).
-    ['Active', 'Updating'].includes(tenant.status) && [
+    ['Active', 'Updating', 'Migrating'].includes(tenant.status) && [
       'Sign-in',
       tenant.isActive ? 'Enabled' : 'Disabled (deactivated)',
     ],
