@@ -64,13 +64,15 @@ def forged_token() -> str:
 async def test_a_token_the_api_refuses_returns_to_sign_in_with_a_message(
     page: Page, spa_url: str
 ) -> None:
+    # Planted by the document itself, before the app's scripts run: written from a test into a
+    # loaded page and then reloaded, the token raced two things: the first load's boot (which
+    # reads and may clear it) and Chromium handing the write over to the browser process, which
+    # a reloaded document in a new renderer process reads from; lost, the app booted signed out
+    # and never said the session had expired.
+    await page.add_init_script(
+        f"sessionStorage.setItem('tenantflow.token', {json.dumps(forged_token())})"
+    )
     await page.goto(spa_url + "/")
-    # Let the first load finish booting before planting the token, then load the app again.
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    token = forged_token()
-    await page.evaluate("token => sessionStorage.setItem('tenantflow.token', token)", token)
-    assert await page.evaluate("sessionStorage.getItem('tenantflow.token')") == token
-    await page.reload()
 
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await expect(page.get_by_role("status").filter(has_text="session has expired")).to_be_visible()

@@ -13,16 +13,19 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from temporalio.client import Client
 
 from api.operations import Operations
 from api.schemas import TenantCreate
+from core.database import create_oneshot_engine
 from core.naming import storage_name
 from core.settings import Settings
 from core.status import TenantStatus
 from tests.helpers import PASSWORD, sealing_env, step_held, unique_tenant_id, wait_for_status
 from workflows.provision_tenant import ProvisionTenant
+from workflows.worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +50,23 @@ def worker_process(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
             process.wait(timeout=20)
 
 
-async def wait_for_step(client: Client, workflow_id: str, step: str, status: str) -> None:
-    while True:
-        progress = await client.get_workflow_handle(workflow_id).query(ProvisionTenant.progress)
-        if any(s.name == step and s.status == status for s in progress.steps):
-            return
-        await asyncio.sleep(0.1)
+async def wait_for_lock_waiter(settings: Settings, key: str) -> None:
+    """Until a session waits for advisory lock `key` (held by the test): the step's activity is
+    running inside the step, on the only worker there is. (The workflow's own snapshot says
+    "running" as soon as it schedules the activity, before any worker has started it.)"""
+    assert settings.database_url
+    engine = create_oneshot_engine(settings.database_url)
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND ((classid::bigint << 32) | objid::bigint) = hashtext(:key)::bigint"
+    )
+    try:
+        async with asyncio.timeout(90), engine.connect() as conn:  # a worker process starting
+            while not await conn.scalar(waiting, {"key": key}):
+                await conn.rollback()
+                await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
 
 
 async def test_worker_killed_during_migrations_does_not_lose_the_run(
@@ -76,21 +90,18 @@ async def test_worker_killed_during_migrations_does_not_lose_the_run(
             )
             async with async_sessionmaker(control_plane)() as session:
                 accepted = await Operations(session, temporal_client, own).create(request, None)
-            await asyncio.wait_for(
-                wait_for_step(
-                    temporal_client, accepted.workflow_id, "migrate_tenant_database", "running"
-                ),
-                timeout=30,
-            )
+            await wait_for_lock_waiter(settings, f"migrate:{settings.tenants_database}:{schema}")
             first.kill()  # SIGKILL: no graceful shutdown, the activity just vanishes
             first.wait()
 
-        with worker_process(own):
+        # Another worker (in this process: no second interpreter to start on a busy machine).
+        # The run goes on after the step's heartbeat timeout (10 s) and the dead worker's
+        # sticky queue timeout (10 s): fixed waits, not load-dependent ones.
+        async with build_worker(temporal_client, control_plane, own):
             await held.aclose()  # release the migration
             tenant = await wait_for_status(
                 api, tenant_id, {TenantStatus.ACTIVE, TenantStatus.FAILED}, within=60
             )
-
     assert tenant["status"] == "Active", tenant["provisioningError"]
     handle = temporal_client.get_workflow_handle_for(ProvisionTenant.run, accepted.workflow_id)
     result = await handle.result()
