@@ -25,6 +25,8 @@ STREAMS = {
     "/api/tenants/{tenant_id}/events": "progress",
     "/api/notifications": "notifications",
     "/api/tenants/bulk/{bulk_id}/events": "bulk",
+    "/api/signup/{tenant_id}/events": "signup",
+    "/api/migrations/{rollout_id}/events": "rollout",
 }
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
