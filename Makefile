@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test faults lint fmt bench bench-provision bench-fleet install worker api migrate clean browser
+.PHONY: dev test faults lint fmt bench bench-provision bench-fleet bench-migrations install worker api migrate clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,18 +55,23 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Benchmarks (scripts, not tests): provisioning speed, SSE delivery, a 10,000-tenant fleet;
+## Benchmarks (scripts, not tests): provisioning speed, SSE delivery, a 10,000-tenant fleet,
+## schema rollouts;
 ## docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.provision
 	$(BIN)/python -m bench.sse
 	$(BIN)/python -m bench.fleet
+	$(BIN)/python -m bench.migrations
 
 bench-fleet: $(STAMP)
 	$(BIN)/python -m bench.fleet $(BENCH_ARGS)
 
 bench-provision: $(STAMP)
 	$(BIN)/python -m bench.provision $(BENCH_ARGS)
+
+bench-migrations: $(STAMP)
+	$(BIN)/python -m bench.migrations $(BENCH_ARGS)
 
 ## Components on their own, against an existing Temporal cluster and PostgreSQL (DATABASE_URL).
 migrate: $(STAMP)

@@ -6,21 +6,16 @@ workflow is the only record of a bulk action: its `progress` query while it runs
 once it has ended (no worker needed to read that).
 """
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from collections.abc import AsyncIterator
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.history_watch import watch_history
-from api.progress_source import DESCRIBE_TIMEOUT, QUERY_ERRORS, QUERY_TIMEOUT
 from api.tenant_list import TenantFilter
+from api.workflow_state import WorkflowMissing, follow_state, read_state
 from core.actions import Action
 from core.models import Tenant
 from workflows.bulk_action import (
@@ -30,13 +25,9 @@ from workflows.bulk_action import (
     bulk_workflow_id,
 )
 
-log = logging.getLogger(__name__)
-
 MAX_TENANTS = 1000
 DEFAULT_CONCURRENCY = 10
 MAX_CONCURRENCY = 50
-# A stream re-reads the state at least this often should the history long-poll miss a change.
-FALLBACK_SECONDS = 15.0
 
 
 class TooMany(ValueError):
@@ -93,47 +84,19 @@ def _handle(client: Client, bulk_id: str) -> WorkflowHandle[BulkActionWorkflow, 
 
 
 async def read(client: Client, bulk_id: str) -> BulkProgress:
-    """The bulk's state now: its result once closed, else its `progress` query (BulkMissing;
-    RPCError or one of QUERY_ERRORS when Temporal or every worker is away)."""
-    handle = _handle(client, bulk_id)
+    """The bulk's state now (BulkMissing; RPCError or one of QUERY_ERRORS when Temporal or
+    every worker is away)."""
     try:
-        description = await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise BulkMissing(bulk_id) from err
-        raise
-    if description.status == WorkflowExecutionStatus.RUNNING:
-        return await handle.query(BulkActionWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
-    try:
-        return await handle.result(follow_runs=False, rpc_timeout=DESCRIBE_TIMEOUT)
-    except WorkflowFailureError as err:
-        # Terminated or cancelled from outside: its last state is with the worker (a replay).
-        log.info("bulk %s ended without a result: %s", bulk_id, err)
-        return await handle.query(BulkActionWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+        return await read_state(_handle(client, bulk_id), BulkActionWorkflow.progress)
+    except WorkflowMissing as err:
+        raise BulkMissing(bulk_id) from err
 
 
-async def follow(client: Client, bulk_id: str) -> AsyncIterator[BulkProgress]:
+def follow(client: Client, bulk_id: str) -> AsyncIterator[BulkProgress]:
     """The state each time it changes, until the bulk has finished (or ended otherwise)."""
-    dirty, closed = asyncio.Event(), asyncio.Event()
-    dirty.set()
-    watcher = asyncio.create_task(watch_history(_handle(client, bulk_id), dirty, closed))
-    version = -1
-    try:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(dirty.wait(), FALLBACK_SECONDS)
-            dirty.clear()
-            try:
-                state = await read(client, bulk_id)
-            except (*QUERY_ERRORS, BulkMissing) as err:
-                log.warning("bulk %s cannot be read now: %s", bulk_id, err)
-                if closed.is_set():
-                    return
-                continue
-            if state.version > version:
-                version = state.version
-                yield state
-            if state.finished or closed.is_set():
-                return
-    finally:
-        watcher.cancel()
+    return follow_state(
+        _handle(client, bulk_id),
+        lambda: read(client, bulk_id),
+        version=lambda state: state.version,
+        final=lambda state: state.finished,
+    )

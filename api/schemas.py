@@ -331,3 +331,60 @@ class Health(BaseModel):
     status: str
     database: bool
     temporal: bool
+
+
+class MigrationRequest(CamelModel):
+    """A fleet rollout of one tenant schema revision (an older one: a rollback)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_revision: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControl
+    ] = Field(examples=["head"], description='"head" or a revision id')
+    tenant_ids: list[Annotated[str, StringConstraints(max_length=63), NoControl]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10_000,
+        description="These tenants only; without it every Active tenant",
+    )
+    concurrency: int = Field(default=5, ge=1, le=50, description="Tenants migrated at once")
+    canary: int = Field(default=1, ge=0, le=1000, description="Tenants that go first, alone")
+    max_failures: int = Field(
+        default=0, ge=0, description="Failed tenants tolerated before the rollout pauses"
+    )
+
+
+class MigrationAccepted(CamelModel):
+    id: str
+    workflow_id: str
+    total: int
+
+
+class MigrationFailureOut(CamelModel):
+    tenant_id: str
+    error: str
+
+
+class MigrationOut(CamelModel):
+    """A rollout's state. `failures`: the first 100 failed tenants with their error (`failed`
+    counts them all); `maxRunning`: the most tenant migrations ever in flight at once."""
+
+    id: str
+    workflow_id: str
+    status: str = Field(description="Running, Paused, Completed, Failed or Cancelled")
+    target_revision: str
+    total: int
+    succeeded: int
+    failed: int
+    skipped: int
+    running: int
+    pending: int
+    failures: list[MigrationFailureOut]
+    started_at: datetime | None
+    finished_at: datetime | None
+    max_running: int = 0
+    concurrency: int = 0
+    paused_reason: str | None = None
+    cancel_requested: bool = False
+    error: str | None = None
+    version: int = 0

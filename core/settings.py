@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "tenantflow"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    fleet_task_queue: str = Field(
+        default="",
+        description="Task queue of fleet work (schema rollouts); empty: TEMPORAL_TASK_QUEUE with "
+        "'-fleet' appended. TEMPORAL_TASK_QUEUE itself puts it beside interactive work.",
+    )
+    fleet_max_activities: int = Field(
+        default=4, ge=1, description="Fleet activities one worker runs at once."
+    )
+    fleet_max_workflow_tasks: int = Field(
+        default=2, ge=1, description="Fleet workflow tasks one worker runs at once."
+    )
 
     jwt_secret: SecretStr | None = Field(
         default=None, description="HMAC key of access tokens: at least 32 bytes (RFC 7518 3.2)."
@@ -104,6 +115,10 @@ class Settings(BaseSettings):
         description="Where the worker serves Prometheus metrics (Temporal SDK and ours); "
         "unset: none.",
     )
+
+    @property
+    def fleet_queue(self) -> str:
+        return self.fleet_task_queue or f"{self.temporal_task_queue}-fleet"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

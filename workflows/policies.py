@@ -169,3 +169,18 @@ BULK_ITEM = ActivityPolicy(
 )
 # A bulk action's child reuses the tenant's workflow id (a retry's earlier run has closed).
 BULK_CHILD_REUSE = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+
+# A fleet rollout's own steps (list a page of tenants, store its end on its row): a control
+# plane that is away is retried for ~1 minute; then the rollout pauses (listing) or leaves its
+# row to the API to settle (its end).
+FLEET_STEP = ActivityPolicy(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=15),
+        maximum_attempts=8,
+    ),
+)
+# A tenant retried in one rollout runs again under the same child id (its first run has closed).
+MIGRATE_TENANT_CHILD_REUSE = WorkflowIDReusePolicy.ALLOW_DUPLICATE

@@ -1,6 +1,7 @@
 """The worker: `python -m workflows.worker` (DATABASE_URL, TEMPORAL_* from the environment)."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from activities.bulk import BulkActivities
 from activities.control_plane import ControlPlaneActivities
 from activities.email import EmailActivities
 from activities.progress import AttemptReporter
+from activities.rollouts import RolloutActivities
 from activities.schema_migrations import SchemaMigrationActivities
 from activities.tenant_storage import TenantStorageActivities
 from core.database import create_engine
@@ -23,6 +25,7 @@ from core.settings import Settings, get_settings
 from core.temporal import connect
 from workflows.bulk_action import BulkActionWorkflow
 from workflows.deprovision_tenant import DeprovisionTenant
+from workflows.migrate_fleet import MigrateFleet
 from workflows.migrate_tenant import MigrateTenant
 from workflows.provision_tenant import ProvisionTenant
 from workflows.telemetry import HISTOGRAM_BUCKETS
@@ -33,6 +36,7 @@ WORKFLOWS: Sequence[type] = (
     UpdateTenant,
     DeprovisionTenant,
     BulkActionWorkflow,
+    MigrateFleet,
     MigrateTenant,
 )
 
@@ -53,6 +57,7 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
     storage = TenantStorageActivities(engine, reporter)
     email = EmailActivities(settings, reporter)
     bulk = BulkActivities(engine, client)
+    rollouts = RolloutActivities(engine)
     migrations = SchemaMigrationActivities(engine, reporter, storage)
     return [
         control_plane.set_tenant_status,
@@ -65,6 +70,8 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
         storage.drop_tenant_database,
         email.send_welcome_email,
         bulk.begin_bulk_item,
+        rollouts.list_rollout_tenants,
+        rollouts.finish_rollout,
         migrations.begin_tenant_migration,
         migrations.migrate_tenant_schema,
         migrations.finish_tenant_migration,
@@ -72,19 +79,28 @@ def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> l
 
 
 class ServingWorker:
-    """A Worker, and what its activities own (their engines' pools), closed when it stops."""
+    """The Workers of one process (interactive work, fleet work), and what their activities own
+    (their engines' pools), closed when they stop."""
 
-    def __init__(self, worker: Worker, activities: Sequence[Any]) -> None:
-        self.worker = worker
+    def __init__(self, workers: Sequence[Worker], activities: Sequence[Any]) -> None:
+        self.workers = workers
         self.activities = activities
 
+    @property
+    def worker(self) -> Worker:
+        """The interactive one (TEMPORAL_TASK_QUEUE)."""
+        return self.workers[0]
+
     async def __aenter__(self) -> Worker:
-        await self.worker.__aenter__()
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in self.workers:
+                await stack.enter_async_context(worker)
+            self._stack = stack.pop_all()
         return self.worker
 
     async def __aexit__(self, *exc_info: Any) -> None:
         try:
-            await self.worker.__aexit__(*exc_info)
+            await self._stack.__aexit__(*exc_info)
         finally:
             await close_activities(self.activities)
 
@@ -105,16 +121,29 @@ def build_worker(
     task_queue: str | None = None,
     activities: list[Any] | None = None,
 ) -> ServingWorker:
+    """`task_queue`: serve this queue (and its `-fleet` one) instead of the settings' queues."""
     if activities is None:
         activities = activities_for(client, engine, settings)
-    worker = Worker(
-        client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=list(WORKFLOWS),
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        activities=activities,
-    )
-    return ServingWorker(worker, activities)
+    queue = task_queue or settings.temporal_task_queue
+    fleet_queue = f"{task_queue}-fleet" if task_queue else settings.fleet_queue
+    common: dict[str, Any] = {
+        "workflows": list(WORKFLOWS),
+        "activities": activities,
+        "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
+    }
+    workers = [Worker(client, task_queue=queue, **common)]
+    if fleet_queue != queue:
+        # Fleet work (rollouts) on its own queue with few slots: a 500-tenant rollout takes a
+        # bounded share of this process, and new tenants' steps never queue behind it.
+        fleet = Worker(
+            client,
+            task_queue=fleet_queue,
+            max_concurrent_activities=settings.fleet_max_activities,
+            max_concurrent_workflow_tasks=settings.fleet_max_workflow_tasks,
+            **common,
+        )
+        workers.append(fleet)
+    return ServingWorker(workers, activities)
 
 
 def metrics_runtime(host: str, port: int) -> Runtime:

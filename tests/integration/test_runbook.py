@@ -27,6 +27,8 @@ BULK = {
     for c in COMMANDS
     if c in section("Act on many tenants") or c in section("A tenant's schema revision")
 }
+# Run by test_runbook_fleet.py.
+BULK |= {c for c in COMMANDS if c in section("Fleet migrations")}
 (FAILED_TENANTS,) = [c for c in COMMANDS if c in section("Find the tenants that failed")]
 
 
@@ -56,6 +58,7 @@ def test_every_runbook_command_is_covered() -> None:
         "workflow reset",
         "workflow cancel",
         "workflow terminate",
+        "workflow update",
     }
 
 

@@ -23,6 +23,7 @@ def test_there_is_a_policy_per_activity_kind() -> None:
         "CONTROL_PLANE_WRITE",
         "SEND_EMAIL",
         "BULK_ITEM",
+        "FLEET_STEP",
         "BEGIN_MIGRATION",
         "FINISH_MIGRATION",
     }
