@@ -7,7 +7,8 @@ import { h } from '../dom.js';
 
 const REFRESH_MS = 5_000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const CHART = { width: 720, height: 240, left: 40, right: 48, top: 16, bottom: 28 };
+// The chart is drawn for the width it gets (its text stays legible on a phone), at most 1200.
+const CHART = { maxWidth: 1200, minWidth: 300, height: 240, left: 40, right: 48, top: 16, bottom: 28 };
 const ROLLOUT_LIVE = new Set(['running', 'paused']);
 
 export function mountOps(main) {
@@ -26,7 +27,8 @@ export function mountOps(main) {
     try {
       const [summary, rollout] = await Promise.all([api.opsSummary(), runningRollout()]);
       if (stopped) return;
-      body.replaceChildren(...render(summary, rollout).filter(Boolean));
+      const width = Math.min(CHART.maxWidth, Math.max(CHART.minWidth, body.clientWidth - 50));
+      body.replaceChildren(...render(summary, rollout, width).filter(Boolean));
       updated.textContent = `The last hour, as of ${clock(summary.generatedAt, true)}. Refreshes every few seconds.`;
     } catch (error) {
       if (stopped) return;
@@ -60,7 +62,7 @@ async function runningRollout() {
   return newest && ROLLOUT_LIVE.has(String(newest.status).toLowerCase()) ? newest : null;
 }
 
-function render(summary, rollout) {
+function render(summary, rollout, width) {
   const queue = summary.taskQueue;
   const tiles = [
     tile('Created', summary.created, 'tenants in the last hour', 'created'),
@@ -87,7 +89,7 @@ function render(summary, rollout) {
         h('h2.card-title', { id: 'ops-chart-title' }, 'Tenants created and time to Active'),
         legend(),
       ),
-      chart(summary.minutes),
+      chart(summary.minutes, width),
     ),
     failuresCard(summary.failuresByStep),
   ];
@@ -166,8 +168,8 @@ function legend() {
 }
 
 /** Bars: tenants created per minute (left axis). Lines: p50/p95 time to Active (right axis). */
-function chart(minutes) {
-  const { width, height, left, right, top, bottom } = CHART;
+function chart(minutes, width) {
+  const { height, left, right, top, bottom } = CHART;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
   const maxCreated = niceMax(Math.max(1, ...minutes.map((m) => m.created)));
