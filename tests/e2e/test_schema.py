@@ -1,9 +1,11 @@
 """The Schema page drives a fleet rollout: revisions with their tenant counts, a rollback of two
 real tenants followed live to the end, then forward to head again; PostgreSQL has the last word."""
 
+import re
+
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from core.schema import tenant_revisions
 from core.settings import Settings
@@ -15,8 +17,12 @@ from tests.tenant_schema import stored_schema
 pytestmark = pytest.mark.e2e
 
 
-async def roll_out(page: Page, target: str, tenant_ids: list[str]) -> None:
+async def roll_out(page: Page, target: str, tenant_ids: list[str]) -> Locator:
+    """Start a rollout from the form; the card of that rollout (listed first once started)."""
     form = page.locator("form", has=page.get_by_role("heading", name="Roll out a revision"))
+    await expect(form).to_be_visible()  # the page is loaded: the form and the rollouts at once
+    cards = page.locator("section.rollout")
+    earlier = await cards.first.get_attribute("data-rollout-id") if await cards.count() else None
     await form.get_by_label("Target revision").select_option(target)
     await form.get_by_label("Concurrency").fill("2")
     await form.get_by_label("Only these tenants (optional)").fill(" ".join(tenant_ids))
@@ -24,6 +30,13 @@ async def roll_out(page: Page, target: str, tenant_ids: list[str]) -> None:
     dialog = page.get_by_role("dialog")
     await expect(dialog.locator(".dialog-title")).to_contain_text("Migrate 2 tenants to")
     await dialog.get_by_role("button", name="Start rollout").click()
+    card = cards.first
+    await expect(card).to_have_attribute("data-rollout-id", re.compile(r"."))
+    if earlier:
+        await expect(card).not_to_have_attribute("data-rollout-id", earlier)
+    return page.locator(
+        f'section.rollout[data-rollout-id="{await card.get_attribute("data-rollout-id")}"]'
+    )
 
 
 async def test_the_schema_page_rolls_two_tenants_back_and_forward_live(
@@ -45,8 +58,7 @@ async def test_the_schema_page_rolls_two_tenants_back_and_forward_live(
         await expect(page.locator(f'li.revision[data-revision="{revision.id}"]')).to_be_visible()
     await expect(page.locator(f'li.revision[data-revision="{head}"] .tag')).to_have_text("head")
 
-    await roll_out(page, previous, ids)
-    card = page.locator("section.rollout").first
+    card = await roll_out(page, previous, ids)
     await expect(card).to_have_attribute("data-status", "Completed", timeout=60_000)
     await expect(card.locator('[data-count="succeeded"]')).to_have_text("2 migrated")
     await expect(card.locator('[data-count="failed"]')).to_have_text("0 failed")
@@ -59,11 +71,7 @@ async def test_the_schema_page_rolls_two_tenants_back_and_forward_live(
     await screenshot(page, "schema-rollout", full_page=True)
 
     # Forward again: the form is back once nothing runs; the new rollout is listed first.
-    earlier = await card.get_attribute("data-rollout-id")
-    assert earlier
-    await roll_out(page, "head", ids)
-    card = page.locator("section.rollout").first
-    await expect(card).not_to_have_attribute("data-rollout-id", earlier)
+    card = await roll_out(page, "head", ids)
     await expect(card).to_have_attribute("data-status", "Completed", timeout=60_000)
     await expect(card.locator('[data-count="succeeded"]')).to_have_text("2 migrated")
     for tenant_id in ids:
