@@ -50,7 +50,8 @@ TENANT_WORKFLOWS = ("ProvisionTenant", "UpdateTenant", "DeprovisionTenant")
 
 async def summary(session: AsyncSession, client: Client, task_queue: str) -> OpsSummary:
     now = datetime.now(UTC)
-    since = now - WINDOW
+    # The window is whole minutes, the current one last, so the totals are the bars' sums.
+    since = now.replace(second=0, microsecond=0) - WINDOW + timedelta(minutes=1)
     created, in_flight = await _rows(session, since)
     durations, failures, queue = await asyncio.gather(
         _time_to_active(client, task_queue, since),
@@ -58,8 +59,7 @@ async def summary(session: AsyncSession, client: Client, task_queue: str) -> Ops
         _task_queue(client, task_queue),
     )
     all_durations = [seconds for per_minute in durations.values() for seconds in per_minute]
-    first = since.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    minutes = [first + timedelta(minutes=i) for i in range(60)]
+    minutes = [since + timedelta(minutes=i) for i in range(60)]
     return OpsSummary(
         generated_at=now,
         window_minutes=60,
