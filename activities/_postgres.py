@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import STORAGE_NAME_TAKEN
+from activities.translate import for_operator, technical_detail
 from core.database import create_database, create_oneshot_engine, sqlstate
 from core.naming import quote_ident
 
@@ -49,7 +50,7 @@ async def create_owned_database(server: AsyncEngine, name: str, marker: str) -> 
                     await _comment(conn, "DATABASE", name, marker)
                     return False
                 raise _taken("database", name)
-            if not await create_database(conn, name):
+            if not await _create_database(conn, name):
                 continue  # created concurrently: look again
             await _comment(conn, "DATABASE", name, marker)
             return True
@@ -69,6 +70,20 @@ async def create_owned_schema(database: AsyncEngine, name: str, marker: str) -> 
         await conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
         await _comment(conn, "SCHEMA", name, marker)
         return True
+
+
+OBJECT_IN_USE = "55006"
+
+
+async def _create_database(conn: AsyncConnection, name: str) -> bool:
+    try:
+        return await create_database(conn, name)
+    except Exception as err:
+        # CREATE DATABASE copies template1, which must have no other session connected.
+        translated = for_operator(err, "copy the template database")
+        if sqlstate(err) == OBJECT_IN_USE and translated is not None:
+            raise translated from err
+        raise
 
 
 async def _comment(conn: AsyncConnection, kind: str, name: str, marker: str) -> None:
@@ -132,8 +147,9 @@ async def advisory_lock(conn: AsyncConnection, key: str) -> AsyncIterator[None]:
     except Exception as err:
         if sqlstate(err) == LOCK_NOT_AVAILABLE:
             raise ApplicationError(
-                f"another session has been working on {key.split(':', 1)[-1]} for over "
-                f"{LOCK_TIMEOUT}; will try again"
+                f"Another session has been working on {key.split(':', 1)[-1]} for over "
+                f"{LOCK_TIMEOUT}; will try again",
+                technical_detail(err),
             ) from err
         raise
     finally:

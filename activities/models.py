@@ -17,6 +17,8 @@ class StatusChange:
     error: str | None = None
     # A new provisioning attempt begins: stamp lastProvisioningAttempt, clear the old error.
     new_attempt: bool = False
+    # The driver's text behind `error` (activities/translate.py), shown one click away.
+    error_detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class Migrated:
 
 @dataclass(frozen=True)
 class NotificationRequest:
-    """One notification for one user; `key` makes recording it idempotent."""
+    """The outcome of an operation for `user_id`, who started it; the tenant's admins get it too.
+    `key` makes recording it idempotent."""
 
     key: str
     user_id: str
@@ -80,3 +83,4 @@ class AttemptFailure:
     attempt: int
     error: str
     will_retry: bool
+    error_detail: str | None = None

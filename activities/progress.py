@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.models import AttemptFailure
+from activities.translate import at_boundary, describe_detail
 
 ATTEMPT_FAILED_SIGNAL = "activity_attempt_failed"
 
@@ -36,6 +37,7 @@ class AttemptReporter:
             attempt=info.attempt,
             error=describe_error(err),
             will_retry=_will_retry(err, info),
+            error_detail=describe_detail(err),
         )
         await self._send(info, failure)
 
@@ -103,13 +105,19 @@ def reports_failed_attempts(
         try:
             return await fn(self, *args, **kwargs)
         except Exception as err:
-            await self.reporter.report(err)
+            # A driver error no raise site translated: still a sentence, never driver text.
+            translated = at_boundary(activity.info().activity_type, err)
+            await self.reporter.report(translated or err)
+            if translated is not None:
+                raise translated from err
             raise
 
     return wrapper  # type: ignore[return-value]
 
 
 def describe_error(err: BaseException) -> str:
+    """What people read about `err`: an ApplicationError's sentence (activities translate driver
+    errors into one, activities/translate.py); its technical detail is `describe_detail`."""
     if isinstance(err, ApplicationError):
         return err.message
     return f"{type(err).__name__}: {err}"

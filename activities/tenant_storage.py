@@ -21,6 +21,7 @@ from activities._postgres import (
 from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
 from activities.models import Migrated, Removed, TenantRef, TenantStorage
 from activities.progress import AttemptReporter, reports_failed_attempts
+from activities.translate import DATABASE_ERROR, for_operator
 from core.database import create_database_unless_exists, sqlstate
 from core.migrate import alembic_turn, upgrade
 from core.models import Tenant
@@ -117,10 +118,15 @@ class TenantStorageActivities:
                     async with alembic_turn(), self.migrating(placement) as conn:
                         revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
             except Exception as err:
-                if is_permanent_sql_error(err):
-                    raise ApplicationError(
-                        f"migration failed: {err}", type=MIGRATION_FAILED, non_retryable=True
-                    ) from err
+                permanent = is_permanent_sql_error(err)  # MIGRATION_FAILED is never retried
+                translated = for_operator(
+                    err,
+                    "migrate the tenant's schema",
+                    type=MIGRATION_FAILED if permanent else DATABASE_ERROR,
+                    non_retryable=permanent,
+                )
+                if translated is not None:
+                    raise translated from err
                 raise
         async with self.control_plane.begin() as conn:
             await record_revision(conn, ref.tenant_id, revision)

@@ -150,6 +150,8 @@ class TenantOut(CamelModel):
     schema_: str | None = Field(validation_alias="schema_name", serialization_alias="schema")
     admin_email: str | None
     provisioning_error: str | None
+    # The technical detail behind provisioningError (driver text), for a "details" disclosure.
+    provisioning_error_detail: str | None = None
     last_provisioning_attempt: datetime | None
     workflow_id: str | None
     schema_revision: str | None = Field(
@@ -295,6 +297,7 @@ class StepOut(CamelModel):
     started_at: datetime | None
     finished_at: datetime | None
     last_error: str | None
+    last_error_detail: str | None = None
 
 
 class ProgressOut(CamelModel):
@@ -303,6 +306,7 @@ class ProgressOut(CamelModel):
     status: TenantStatus
     steps: list[StepOut]
     error: str | None
+    error_detail: str | None = None
     updated_at: datetime | None
     version: int = 0
     run_started_at: datetime | None = None

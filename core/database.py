@@ -66,8 +66,9 @@ async def ensure_database(server_url: str | URL, name: str) -> bool:
 
 
 def sqlstate(err: BaseException) -> str | None:
-    """The SQLSTATE of a driver error wrapped by SQLAlchemy, if there is one."""
-    state = getattr(getattr(err, "orig", None), "sqlstate", None)
+    """The SQLSTATE of a driver error, wrapped by SQLAlchemy or raw (asyncpg's own, from a
+    driver-level call), if there is one."""
+    state = getattr(getattr(err, "orig", None), "sqlstate", None) or getattr(err, "sqlstate", None)
     return str(state) if state else None
 
 

@@ -108,6 +108,8 @@ class StepProgress:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str | None = None
+    # The driver's text behind last_error (activities/translate.py): the "details" disclosure.
+    last_error_detail: str | None = None
 
 
 @dataclass
@@ -117,6 +119,7 @@ class Progress:
     status: TenantStatus
     steps: list[StepProgress] = field(default_factory=list)
     error: str | None = None
+    error_detail: str | None = None
     updated_at: datetime | None = None
     # Bumped on every change: with run_started_at, it orders snapshots across API processes
     # (the SSE event id).

@@ -1,5 +1,6 @@
 """What every tenant workflow does besides its own steps: keep the progress snapshot, mirror the
-status on the tenant row and in the `TenantStatus` search attribute, and notify the initiator.
+status on the tenant row and in the `TenantStatus` search attribute, and notify the initiator
+(the record_notification activity adds the tenant's admins).
 
 Runs inside workflows (deterministic): imported through `imports_passed_through`.
 """
@@ -15,6 +16,7 @@ from temporalio.workflow import ActivityCancellationType
 from activities.control_plane import ControlPlaneActivities
 from activities.models import AttemptFailure, NotificationRequest, StatusChange
 from activities.progress import describe_error
+from activities.translate import describe_detail
 from core.status import TenantStatus
 from workflows import policies, telemetry
 from workflows.models import TENANT_STATUS, Progress, StepProgress, StepStatus
@@ -64,6 +66,7 @@ class Tracker:
         # Which step a failed-attempt report from an activity belongs to.
         self._step_of_activity: dict[str, StepProgress] = {}
         self._compensating = False
+        self._failure_detail: str | None = None  # of the step that failed last
         # Status and notification writes as local activities (set by the workflow, behind
         # workflow.patched(LOCAL_WRITES): runs recorded before ran them as activities).
         self.local_writes = False
@@ -93,12 +96,14 @@ class Tracker:
             result = await run()
         except ActivityError as err:
             step.last_error = describe_error(err.cause or err)
+            step.last_error_detail = describe_detail(err.cause or err)
             # An attempt that fails after a cancel request (the server retries no more once
             # one is pending) is the cancel's outcome, not a failure: compensate, end Cancelled.
             if self.cancel_requested and workflow.patched(CANCEL_WINS):
                 self._finish(step, StepStatus.CANCELLED)
                 raise asyncio.CancelledError(f"cancel requested: {step.last_error}") from err
             self._finish(step, StepStatus.FAILED)
+            self._failure_detail = step.last_error_detail
             telemetry.step_failed(self.progress.workflow_type, name, _error_type(err))
             raise
         except asyncio.CancelledError:
@@ -157,6 +162,7 @@ class Tracker:
         if step is None or failure.attempt < step.attempt:
             return
         step.last_error = failure.error
+        step.last_error_detail = failure.error_detail
         if failure.will_retry:
             step.status = StepStatus.RETRYING
             step.attempt = failure.attempt + 1
@@ -167,6 +173,7 @@ class Tracker:
         status: TenantStatus,
         *,
         error: str | None = None,
+        error_detail: str | None = None,
         new_attempt: bool = False,
         durable: bool = False,
     ) -> None:
@@ -174,7 +181,9 @@ class Tracker:
         activity's write commits while the workflow task that ran it may still fail; the retried
         task can then take another branch (a cancel that arrived meanwhile) after the row already
         says Active. A normal activity is only scheduled once its task completed."""
-        change = StatusChange(self.tenant_id, status, error=error, new_attempt=new_attempt)
+        change = StatusChange(
+            self.tenant_id, status, error=error, new_attempt=new_attempt, error_detail=error_detail
+        )
         if self.local_writes and not durable:
             await workflow.execute_local_activity_method(
                 ControlPlaneActivities.set_tenant_status,
@@ -187,25 +196,30 @@ class Tracker:
                 change,
                 **options(policies.STATUS_UPDATE),
             )
-        self.show_status(status, error)
+        self.show_status(status, error, error_detail)
 
-    def show_status(self, status: TenantStatus, error: str | None = None) -> None:
+    def show_status(
+        self, status: TenantStatus, error: str | None = None, error_detail: str | None = None
+    ) -> None:
         self.progress.status = status
         if error is not None:
-            self.progress.error = error
+            self.progress.error, self.progress.error_detail = error, error_detail
         workflow.upsert_search_attributes([TENANT_STATUS.value_set(status.value)])
         self.touch()
 
     async def record_failure(self, error: str) -> None:
-        """Show Failed at once, then store it on the row (best effort: the run fails anyway)."""
-        self.show_status(TenantStatus.FAILED, error)
+        """Show Failed at once, then store it on the row (best effort: the run fails anyway).
+        The technical detail kept with `error` is that of the step that failed the run."""
+        detail = self._failure_detail
+        self.show_status(TenantStatus.FAILED, error, detail)
         try:
-            await self.set_status(TenantStatus.FAILED, error=error)
+            await self.set_status(TenantStatus.FAILED, error=error, error_detail=detail)
         except ActivityError:
             workflow.logger.exception("could not record the failure on the tenant row")
 
     async def notify(self, user_id: str | None, operation: str, type: str, message: str) -> None:
-        """Notify `user_id` (nobody for public sign-up); `operation` keys it against repeats."""
+        """Notify `user_id` and the tenant's admins (nobody for public sign-up, whose admin
+        gets the welcome e-mail); `operation` keys it against repeats."""
         if not user_id:
             return
         request = NotificationRequest(

@@ -144,7 +144,8 @@ async def test_transient_failure_streams_as_a_retrying_attempt_with_its_error(
     database_step = [snap["steps"][1] for snap in snapshots(events)]
     retrying = [s for s in database_step if s["status"] == "retrying"]
     assert retrying, "the retry never reached the stream"
-    assert retrying[0]["lastError"].startswith("ConnectionRefusedError: database server")
+    assert retrying[0]["lastError"].startswith("Could not reach PostgreSQL")
+    assert retrying[0]["lastErrorDetail"].startswith("ConnectionRefusedError: database server")
     assert {s["attempt"] for s in retrying} <= {2, 3}
     assert database_step[-1]["status"] == "completed"
     assert snapshots(events)[-1]["status"] == "Active"

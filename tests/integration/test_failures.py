@@ -90,11 +90,15 @@ async def test_transient_failure_is_retried_visibly_and_the_tenant_becomes_activ
     assert progress["status"] == "Active"
     assert step["status"] == "completed"
     assert step["attempt"] == 3
-    assert step["lastError"] == "ConnectionRefusedError: database server unreachable (0 left)"
+    assert step["lastError"] == (
+        "Could not reach PostgreSQL to create the tenant's database or schema: the connection "
+        "was refused (is the server running, is DATABASE_URL right?)"
+    )
+    assert step["lastErrorDetail"] == "ConnectionRefusedError: database server unreachable (0 left)"
     assert seen_retrying, "the retry was never visible in the progress snapshot"
     assert {s["attempt"] for s in seen_retrying} <= {2, 3}
     assert all(
-        str(s["lastError"]).startswith("ConnectionRefusedError: database server unreachable")
+        str(s["lastErrorDetail"]).startswith("ConnectionRefusedError: database server unreachable")
         for s in seen_retrying
     )
     tenant = (await api.get(f"/api/tenants/{tenant_id}")).json()

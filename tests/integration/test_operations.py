@@ -223,7 +223,11 @@ async def test_database_server_outage_fixed_by_an_operator_completes_without_api
                 if step["status"] == "retrying":
                     break
                 await asyncio.sleep(0.1)
-        assert "not currently accepting connections" in step["lastError"]
+        assert step["lastError"] == (
+            "PostgreSQL refused to create the tenant's database or schema because the database "
+            "is not accepting connections (ALLOW_CONNECTIONS is off)"
+        )
+        assert "not currently accepting connections" in step["lastErrorDetail"]
     finally:
         async with control_plane.connect() as conn:
             await conn.execute(text(f"ALTER DATABASE {tenants_db} WITH ALLOW_CONNECTIONS true"))
