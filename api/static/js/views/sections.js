@@ -4,7 +4,7 @@
 import { h, icon, spinner } from '../dom.js';
 import { formatDate } from '../format.js';
 import { timeText } from './components.js';
-import { stepList } from './steps.js';
+import { stepList, technicalDetails } from './steps.js';
 
 export function errorCallout(tenant) {
   if (tenant.status !== 'Failed' || !tenant.provisioningError) return h('div');
@@ -16,7 +16,8 @@ export function errorCallout(tenant) {
       'div',
       {},
       h('p.alert-title', {}, 'The last run failed'),
-      h('pre.error-text', {}, tenant.provisioningError),
+      h('p.error-sentence', {}, tenant.provisioningError),
+      technicalDetails(tenant.provisioningErrorDetail),
     ),
   );
 }
