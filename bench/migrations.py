@@ -191,19 +191,29 @@ async def measure_interactive(stack: Stack, args: argparse.Namespace) -> dict[st
     }
 
 
+# How each mode deploys fleet work (environment of the stack's worker and API).
+MODES = {
+    "separate": {},
+    # The rollout on the interactive queue itself, with the interactive Worker's slots.
+    "shared": {"FLEET_TASK_QUEUE": TASK_QUEUE},
+    # The separate queue, and Temporal hands out at most this many fleet activities a second.
+    "throttled": {"FLEET_ACTIVITIES_PER_SECOND": "6"},
+}
+
+
 @contextlib.contextmanager
 def fleet_queue(mode: str) -> Iterator[None]:
-    """`shared`: the stack's fleet work on the interactive queue (FLEET_TASK_QUEUE)."""
-    before = os.environ.get("FLEET_TASK_QUEUE")
-    if mode == "shared":
-        os.environ["FLEET_TASK_QUEUE"] = TASK_QUEUE
+    """The stack started inside gets `mode`'s environment (bench/stack.py copies os.environ)."""
+    before = {name: os.environ.get(name) for name in MODES[mode]}
+    os.environ.update(MODES[mode])
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("FLEET_TASK_QUEUE", None)
-        else:
-            os.environ["FLEET_TASK_QUEUE"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def report(results: dict[str, Any]) -> str:
@@ -231,17 +241,23 @@ def report(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.migrations", description=__doc__)
-    parser.add_argument("--tenants", type=int, default=200, help="tenants per timed rollout")
+    parser.add_argument(
+        "--tenants", type=int, default=200, help="tenants per timed rollout (0: none)"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[5, 20])
     parser.add_argument("--fleet", type=int, default=500, help="the rollout behind the figure")
     parser.add_argument("--n", type=int, default=10, help="POST -> Active samples per figure")
-    parser.add_argument("--modes", default="separate", help="separate, shared, or both")
+    parser.add_argument(
+        "--modes", default="separate,shared", help=f"comma-separated, of {', '.join(MODES)}"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args()
     began = time.monotonic()
-    say("starting the stack (PostgreSQL, file-backed Temporal, setup, worker, API)")
-    with running_stack(file_backed=True) as stack:
-        results = asyncio.run(measure_rollouts(stack, args))
+    results: dict[str, Any] = {"rollouts": []}
+    if args.tenants:
+        say("starting the stack (PostgreSQL, file-backed Temporal, setup, worker, API)")
+        with running_stack(file_backed=True) as stack:
+            results = asyncio.run(measure_rollouts(stack, args))
     results["interactive"] = {}
     for mode in args.modes.split(","):
         say(f"a fresh stack, fleet work on the {mode} queue")

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     fleet_max_workflow_tasks: int = Field(
         default=2, ge=1, description="Fleet workflow tasks one worker runs at once."
     )
+    fleet_activities_per_second: float = Field(
+        default=0,
+        ge=0,
+        description="Fleet activities the task queue hands out per second, all workers "
+        "together (Temporal enforces it); 0: no limit.",
+    )
 
     jwt_secret: SecretStr | None = Field(
         default=None, description="HMAC key of access tokens: at least 32 bytes (RFC 7518 3.2)."

@@ -140,6 +140,7 @@ def build_worker(
             task_queue=fleet_queue,
             max_concurrent_activities=settings.fleet_max_activities,
             max_concurrent_workflow_tasks=settings.fleet_max_workflow_tasks,
+            max_task_queue_activities_per_second=settings.fleet_activities_per_second or None,
             **common,
         )
         workers.append(fleet)
