@@ -12,9 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from api import migrations
+from api.schemas import MigrationOut
+from core.rollouts import Rollout
 from core.schema import tenant_revisions
 from core.settings import Settings
 from core.status import TenantStatus
@@ -46,8 +50,18 @@ async def one_at_a_time(api: httpx.AsyncClient) -> AsyncIterator[None]:
     await end_open_rollouts(api)
 
 
+class NoTemporal(Client):
+    """A client that fails whatever it is asked."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __getattribute__(self, name: str) -> Any:
+        raise AssertionError(f"Temporal was asked ({name})")
+
+
 async def test_a_rollback_then_a_rollout_to_head_across_shared_and_isolated_tenants(
-    api: httpx.AsyncClient, settings: Settings
+    api: httpx.AsyncClient, settings: Settings, control_plane: AsyncEngine
 ) -> None:
     tenants = await active_tenants(api, 3, isolated=1)
     assert set((await stored_revisions(api, settings, tenants)).values()) == {HEAD}
@@ -65,6 +79,12 @@ async def test_a_rollback_then_a_rollout_to_head_across_shared_and_isolated_tena
     assert (forward["status"], forward["succeeded"], forward["skipped"]) == ("Completed", 3, 0)
     assert (forward["running"], forward["pending"], forward["failures"]) == (0, 0, [])
     assert set((await stored_revisions(api, settings, tenants)).values()) == {HEAD}
+
+    # Ended: read from its row, with neither Temporal nor a worker.
+    async with AsyncSession(control_plane) as session:
+        row = await session.get(Rollout, forward["id"])
+    assert row is not None
+    assert await migrations.read(NoTemporal(), row) == MigrationOut.model_validate(forward)
 
     # Already there: skipped at once, no child run.
     again = await rolled_out(api, "head", tenants)
