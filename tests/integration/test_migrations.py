@@ -226,8 +226,13 @@ async def test_a_second_rollout_is_refused_while_one_runs(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
     (tenant_id,) = await active_tenants(api, 1)
+    body = {"targetRevision": PREVIOUS, "tenantIds": [tenant_id]}
     async with step_held(settings, tenant_id, "migrate_tenant_database"):
-        rollout_id = await start(api, PREVIOUS, [tenant_id])
+        # Two at once: the partial unique index lets exactly one in.
+        racing = await asyncio.gather(*(api.post("/api/migrations", json=body) for _ in "ab"))
+        assert sorted(r.status_code for r in racing) == [202, 409]
+        (accepted,) = [r.json() for r in racing if r.status_code == 202]
+        rollout_id = accepted["id"]
         response = await api.post("/api/migrations", json={"targetRevision": "head"})
         assert response.status_code == 409
         assert rollout_id in response.json()["detail"]
