@@ -15,7 +15,7 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.rollouts import Candidate, RolloutEnd, RolloutPage
 from workflows.fleet_models import FleetStatus, MigrateFleetInput, fleet_workflow_id
@@ -82,10 +82,12 @@ class FakeMigrateTenant:
 
 
 async def run_lengths(client: Client, workflow_id: str, first_run_id: str) -> list[int]:
-    """The history length of every run of the rollout, following ContinuedAsNew."""
+    """The history length of every run of the rollout, following ContinuedAsNew; each run's
+    history replays on this code (the continue-as-new path is deterministic too)."""
     lengths, run_id = [], first_run_id
     while run_id:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        await Replayer(workflows=[MigrateFleet]).replay_workflow(history)
         lengths.append(len(history.events))
         last = history.events[-1]
         cont = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
