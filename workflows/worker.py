@@ -20,6 +20,7 @@ from activities.progress import AttemptReporter
 from activities.rollouts import RolloutActivities
 from activities.schema_migrations import SchemaMigrationActivities
 from activities.tenant_storage import TenantStorageActivities
+from core import logs, tracing
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -168,7 +169,9 @@ async def run(settings: Settings) -> None:
             settings.worker_metrics_host,
             settings.worker_metrics_port,
         )
-    client = await connect(settings, runtime=runtime)
+    # With tracing on, the client's interceptor traces the worker's workflows and activities.
+    tracing_interceptors = tracing.setup("tenantflow-worker")
+    client = await connect(settings, runtime=runtime, interceptors=tracing_interceptors)
     engine = create_engine(settings.database_url)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
@@ -187,7 +190,7 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
     asyncio.run(run(get_settings()))
 
 
