@@ -22,7 +22,8 @@ from core.rollouts import Rollout
 from core.schema import tenant_revisions
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import step_held, wait_for_status
+from tests.conftest import token_for
+from tests.helpers import PASSWORD, step_held, wait_for_status
 from tests.rollouts import (
     FINAL,
     active_tenants,
@@ -294,3 +295,16 @@ async def test_the_stream_sends_each_change_until_the_end_then_204(
         again = await client.get(url, headers={"Last-Event-ID": str(ids[-1])})
         assert again.status_code == 204
     assert seen[-1]["status"] in FINAL
+
+
+async def test_rollouts_are_for_root_only(
+    api: httpx.AsyncClient, api_url: str, anonymous: httpx.AsyncClient
+) -> None:
+    (tenant_id,) = await active_tenants(api, 1)
+    admin = await token_for(api_url, f"admin@{tenant_id}.example.com", PASSWORD, tenant_id)
+    headers = {"Authorization": f"Bearer {admin}"}
+    body = {"targetRevision": "head", "tenantIds": [tenant_id]}
+    assert (await anonymous.get("/api/migrations")).status_code == 401
+    assert (await anonymous.get("/api/migrations", headers=headers)).status_code == 403
+    response = await anonymous.post("/api/migrations", json=body, headers=headers)
+    assert response.status_code == 403
