@@ -3,7 +3,7 @@
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import Boolean, delete, func, literal_column, select, text, update
+from sqlalchemy import Boolean, any_, delete, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
@@ -163,26 +163,42 @@ class ControlPlaneActivities:
     @activity.defn(name="record_notification")
     @reports_failed_attempts
     async def record_notification(self, request: NotificationRequest) -> None:
-        """Store a notification for its user and wake the API processes' streams."""
+        """Store a notification for each recipient (the user who started the operation and
+        every admin of the tenant) and wake the API processes' streams of those users.
+
+        Recipients are resolved here, when the outcome is written: each gets a row of their
+        own (their own delivery mark and e-mail claim), keyed on the request's key and the
+        user, so a retried attempt writes nothing twice."""
         async with self.engine.begin() as conn:
-            inserted = await conn.scalar(
+            admins = await conn.scalars(
+                select(User.id).where(
+                    User.tenant_id == request.tenant_id, any_(User.roles) == ADMIN_ROLES[0]
+                )
+            )
+            recipients = dict.fromkeys([request.user_id, *(str(a) for a in admins)])
+            inserted = await conn.scalars(
                 insert(Notification)
                 .values(
-                    key=request.key,
-                    user_id=request.user_id,
-                    type=request.type,
-                    message=request.message,
-                    tenant_id=request.tenant_id,
-                    tenant_name=request.tenant_name,
+                    [
+                        {
+                            "key": notification_key(request, user_id),
+                            "user_id": user_id,
+                            "type": request.type,
+                            "message": request.message,
+                            "tenant_id": request.tenant_id,
+                            "tenant_name": request.tenant_name,
+                        }
+                        for user_id in recipients
+                    ]
                 )
                 .on_conflict_do_nothing(index_elements=[Notification.key])
-                .returning(Notification.id)
+                .returning(Notification.user_id)
             )
-            if inserted is not None:
-                # Delivered at commit, together with the row.
+            for user_id in inserted.all():
+                # Delivered at commit, together with the rows.
                 await conn.execute(
                     text("SELECT pg_notify(:channel, :user)"),
-                    {"channel": NOTIFY_CHANNEL, "user": request.user_id},
+                    {"channel": NOTIFY_CHANNEL, "user": user_id},
                 )
 
     @activity.defn(name="delete_tenant_users")
@@ -263,6 +279,12 @@ async def _upsert_admin(
         )
     ).one()
     return _Upserted(user.id, bool(user.inserted))
+
+
+def notification_key(request: NotificationRequest, user_id: str) -> str:
+    """The initiator's row keeps the request's own key (rows written before admins were
+    notified too have it); every other recipient's is that key and their user id."""
+    return request.key if user_id == request.user_id else f"{request.key}:{user_id}"
 
 
 def _misconfigured(tenant_id: str) -> ApplicationError:

@@ -17,6 +17,7 @@ from api.errors import install_error_handlers
 from api.login import SignIns
 from api.metrics import ApiMetrics, HttpMetrics, QueryCounter
 from api.notification_hub import NotificationHub
+from api.notification_mail import emailing
 from api.openapi import document_errors
 from api.progress_hub import ProgressHub
 from api.routes import (
@@ -24,6 +25,7 @@ from api.routes import (
     bulk,
     events,
     health,
+    me,
     metrics,
     migrations,
     notifications,
@@ -75,7 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.notification_hub = notifications
         app.state.sign_ins = sign_ins
         try:
-            async with sweeping(sessions, temporal, settings.reconcile_interval_seconds):
+            async with (
+                sweeping(sessions, temporal, settings.reconcile_interval_seconds),
+                emailing(sessions, settings) as mailer,
+            ):
+                app.state.notification_mailer = mailer
                 yield
         finally:
             sign_ins.close()
@@ -118,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema,
         signup,
         notifications,
+        me,
     )
     for module in routers:
         app.include_router(document_errors(module.router))

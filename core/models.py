@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -80,6 +81,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(Text)
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    # Notifications no stream took in time are e-mailed, unless the user turned that off.
+    notify_by_email: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -88,7 +91,8 @@ NOTIFY_CHANNEL = "tenantflow_notifications"
 
 
 class Notification(Base):
-    """Outcome of an operation, for the user who started it (GET /api/notifications)."""
+    """Outcome of an operation on a tenant, for one recipient: the user who started it, or an
+    admin of that tenant (one row each; GET /api/notifications)."""
 
     __tablename__ = "notifications"
 
@@ -102,6 +106,8 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # First delivery to any of the user's streams; a new stream skips delivered ones.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sent by e-mail because no stream took it in time (api/notification_mail.py).
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RateLimit(Base):

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a notification waits for a user who has no stream open.",
     )
+    notification_email_after_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="A notification no stream of its user took within this time is e-mailed "
+        "to them once (unless they opted out); 0 turns the e-mail fallback off.",
+    )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE keep-alive interval.")
 
     smtp_host: str = "127.0.0.1"

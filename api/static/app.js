@@ -9,6 +9,7 @@ import { clearSession, isExpired, readSession, saveSession } from './js/session.
 import { refreshTenant, store } from './js/store.js';
 import * as streams from './js/streams.js';
 import { mountBanner } from './js/views/banner.js';
+import { accountMenu } from './js/views/account-menu.js';
 import { brand } from './js/views/brand.js';
 import { closeDialogs } from './js/views/components.js';
 import { mountCreate } from './js/views/create.js';
@@ -113,6 +114,7 @@ function renderTopbar(name) {
         h('span.user-email', {}, session.email),
         h('span.user-tenant', {}, session.tenant),
       ),
+      accountMenu(),
       h('button.button.button--ghost', { type: 'button', onclick: () => signOut() }, 'Sign out'),
     ),
   );

@@ -1,18 +1,23 @@
-"""Notifications reach only the user who started the operation: every tab, any API process."""
+"""Notifications reach the user who started the operation and every admin of the tenant, in
+every tab, on any API process; nobody else."""
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio.testing import ActivityEnvironment
 
+from activities.control_plane import ControlPlaneActivities
+from activities.models import NotificationRequest
+from activities.progress import AttemptReporter
 from api.main import create_app
 from api.notification_hub import FALLBACK_SECONDS
 from core.models import NOTIFY_CHANNEL
@@ -66,7 +71,103 @@ async def test_every_tab_of_the_initiator_gets_it_and_nobody_else(
         assert body["message"] == f"Tenant 'Tenant {tenant_id}' is ready"
         assert body["timestamp"]
     assert [len(tab.about(tenant_id)) for tab in tabs] == [1, 1]
-    assert stranger.received == []
+    assert stranger.about(tenant_id) == []
+
+
+async def add_admin(engine: AsyncEngine, tenant_id: str, email: str) -> None:
+    """Another admin of the tenant, with the first one's password (the API adds no users)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, email, password_hash, roles) "
+                "SELECT gen_random_uuid(), tenant_id, :email, password_hash, roles FROM users "
+                "WHERE tenant_id = :tenant"
+            ),
+            {"email": email, "tenant": tenant_id},
+        )
+
+
+def updates(tab: Listener, tenant_id: str) -> list[dict[str, Any]]:
+    return [body for body in tab.about(tenant_id) if body["type"] == "TenantUpdated"]
+
+
+async def test_every_admin_of_the_tenant_gets_it_in_every_tab_and_no_other_tenant_does(
+    api: httpx.AsyncClient, api_url: str, control_plane: AsyncEngine
+) -> None:
+    ours, theirs = unique_tenant_id("ours"), unique_tenant_id("theirs")
+    for tenant_id in (ours, theirs):
+        assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    for tenant_id in (ours, theirs):
+        await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+    await add_admin(control_plane, ours, f"second@{ours}.example.com")
+    first = await token_for(api_url, f"admin@{ours}.example.com", PASSWORD, tenant=ours)
+    second = await token_for(api_url, f"second@{ours}.example.com", PASSWORD, tenant=ours)
+    stranger_token = await token_for(api_url, f"admin@{theirs}.example.com", PASSWORD, theirs)
+
+    first_tabs = [await listen(api_url, first) for _ in range(2)]
+    second_tabs = [await listen(api_url, second) for _ in range(2)]
+    stranger = await listen(api_url, stranger_token)
+    initiator = await listen(api_url, await token_for(api_url, ROOT_EMAIL, ROOT_PASSWORD))
+    admin_tabs = [*first_tabs, *second_tabs]
+    try:
+        # The admin was made during provisioning: its first stream catches up on TenantCreated.
+        created = await first_tabs[0].wait_for(ours, "TenantCreated")
+        body = {"name": "Renamed", "isActive": True}
+        assert (await api.put(f"/api/tenants/{ours}", json=body)).status_code == 202
+        for tab in [*admin_tabs, initiator]:
+            await tab.wait_for(ours, "TenantUpdated")
+        # The stranger's stream works: an operation on its own tenant reaches it, and a copy of
+        # ours (committed before it) would have been read no later.
+        assert (await api.put(f"/api/tenants/{theirs}", json=body)).status_code == 202
+        await stranger.wait_for(theirs, "TenantUpdated")
+    finally:
+        for listener in [*admin_tabs, stranger, initiator]:
+            await listener.close()
+
+    assert created["message"] == f"Tenant 'Tenant {ours}' is ready"
+    assert [len(updates(tab, ours)) for tab in [*admin_tabs, initiator]] == [1] * 5
+    assert stranger.about(ours) == []
+    assert updates(initiator, theirs), "the root operator still gets the ones it started"
+
+
+async def test_a_retried_record_writes_each_recipient_once(
+    api: httpx.AsyncClient, control_plane: AsyncEngine, settings: Settings
+) -> None:
+    tenant_id = unique_tenant_id()
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+    await add_admin(control_plane, tenant_id, f"second@{tenant_id}.example.com")
+    async with control_plane.connect() as conn:
+        root_id = await conn.scalar(text("SELECT id::text FROM users WHERE tenant_id = 'root'"))
+    request = NotificationRequest(
+        key=f"test:{tenant_id}",
+        user_id=str(root_id),
+        type="TenantUpdated",
+        message="updated",
+        tenant_id=tenant_id,
+        tenant_name=tenant_id,
+    )
+    control = ControlPlaneActivities(control_plane, AttemptReporter(None))
+    try:
+        for _ in range(2):  # an attempt whose reply was lost, and its retry
+            await ActivityEnvironment().run(control.record_notification, request)
+    finally:
+        await control.close()
+    async with control_plane.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT key, user_id FROM notifications WHERE key LIKE :key ORDER BY id"),
+                {"key": f"test:{tenant_id}%"},
+            )
+        ).all()
+        admins = (
+            await conn.scalars(
+                text("SELECT id::text FROM users WHERE tenant_id = :t"), {"t": tenant_id}
+            )
+        ).all()
+    assert len(admins) == 2
+    assert sorted(user for _, user in rows) == sorted([str(root_id), *admins])
+    assert rows[0][0] == f"test:{tenant_id}", "the initiator's row keeps the request's key"
 
 
 async def test_failure_is_notified_as_tenant_creation_failed(
@@ -208,7 +309,9 @@ async def test_a_lower_id_that_commits_after_a_higher_one_still_reaches_the_stre
             await tab.wait_for(early, within=10)
         finally:
             await tab.close()
-    assert [int(i) for i, _ in tab.received] == [high, high], "event ids stay monotonic"
+    # (The admin's own tenant's TenantCreated may come first: they had not seen it yet.)
+    ids = [int(i) for i, body in tab.received if body["tenantId"] in (early, late)]
+    assert ids == [high, high], "event ids stay monotonic"
 
 
 async def test_a_reconnect_gets_a_lower_id_that_committed_while_it_was_away(

@@ -109,6 +109,9 @@ export const api = {
   retryTenant: (id) => request('POST', `${tenantPath(id)}/retry`),
   cancelTenant: (id) => request('POST', `${tenantPath(id)}/cancel`),
   deleteTenant: (id) => request('DELETE', tenantPath(id)),
+  /** The signed-in user's `{notifyByEmail}`. */
+  preferences: () => request('GET', '/api/me/preferences'),
+  setPreferences: (body) => request('PUT', '/api/me/preferences', { json: body }),
   /** `{head, revisions: [{id, description}], counts, migrating}`: the fleet's schema. */
   schema: () => request('GET', '/api/schema'),
   migrations: () => request('GET', '/api/migrations'),

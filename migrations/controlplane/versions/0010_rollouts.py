@@ -6,7 +6,7 @@ both succeed (the loser answers 409). The row keeps the final snapshot (`summary
 rollouts are listed and read without Temporal (core/rollouts.py).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-24
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
