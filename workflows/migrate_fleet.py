@@ -15,13 +15,11 @@ limits. The last step stores the final snapshot on the rollout's control-plane r
 
 import asyncio
 import dataclasses
-from collections import deque
 from enum import Enum, auto
 
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
-    ApplicationError,
     ChildWorkflowError,
     WorkflowAlreadyStartedError,
     is_cancelled_exception,
@@ -31,13 +29,11 @@ from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.progress import describe_error
     from activities.rollouts import Candidate, RolloutActivities, RolloutEnd, RolloutPage
-    from core.status import TenantStatus
-    from workflows import policies, telemetry
+    from workflows import policies
+    from workflows.fleet_book import FleetBook, skip_reason
     from workflows.fleet_models import (
-        FAILURES_SHOWN,
         MAX_CONCURRENCY,
         FleetCarry,
-        FleetFailure,
         FleetProgress,
         FleetStatus,
         MigrateFleetInput,
@@ -51,10 +47,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.tracking import options
 
-S = TenantStatus
-# Statuses a rollout migrates; the child waits for an operation under way (Updating).
-MIGRATED = frozenset({S.ACTIVE, S.UPDATING})
-
 
 class _Next(Enum):
     WAIT = auto()
@@ -63,20 +55,6 @@ class _Next(Enum):
     CONTINUE = auto()
     FINISH = auto()
     CANCEL = auto()
-
-
-def skip_reason(candidate: Candidate, target: str) -> str | None:
-    """Why a listed tenant needs no child (None: it does). A tenant not read (a retry) always
-    gets one: the child checks it under the tenant's own lock anyway."""
-    if candidate.status is None:
-        return None
-    if candidate.status in (S.DELETED, S.DELETING):
-        return "deleted"
-    if candidate.schema_revision == target:
-        return "already at the target revision"
-    if candidate.status not in MIGRATED:
-        return f"is {candidate.status}: only Active tenants are migrated"
-    return None
 
 
 @workflow.defn(name="MigrateFleet")
@@ -94,13 +72,11 @@ class MigrateFleet:
             ),
             canaries_left=max(0, input.canary),
         )
-        self.carry = carry
-        self.state = carry.progress
-        self.queue: deque[Candidate] = deque(carry.queue)
+        self.book = FleetBook(input, carry)
+        self.carry, self.state, self.queue = carry, carry.progress, self.book.queue
         # One task per tenant in flight (its child's start, then its outcome).
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.canaries_running = 0
-        self.cancelling = False
 
     @property
     def _concurrency(self) -> int:
@@ -127,14 +103,14 @@ class MigrateFleet:
             if not is_cancelled_exception(err):
                 raise
             # Cancelled from the Web UI or CLI: the same as the cancel Update.
-            self.cancelling = self.state.cancel_requested = True
-        if self.cancelling:
+            self.book.cancel()
+        if self.book.cancelling:
             await self._cancel_children()
         return await self._finish()
 
     def _next(self) -> _Next:
         state, carry = self.state, self.carry
-        if self.cancelling:
+        if self.book.cancelling:
             return _Next.CANCEL
         if state.status is not FleetStatus.RUNNING:
             return _Next.WAIT
@@ -159,14 +135,11 @@ class MigrateFleet:
 
     async def _list_page(self) -> None:
         carry, input = self.carry, self.input
+        chunk, last = self.book.next_slice()
         if input.tenant_ids is not None:
-            # The operator's list, sorted, a slice at a time; ids not found are skipped.
-            ids = sorted(set(input.tenant_ids))
-            start = 0 if carry.after is None else _after(ids, carry.after)
-            chunk = ids[start : start + input.batch_size]
+            # The operator's list, a slice at a time; ids not found are skipped.
             page = RolloutPage(None, len(chunk), tenant_ids=chunk)
         else:
-            chunk = []
             page = RolloutPage(carry.after, input.batch_size)
         try:
             found: list[Candidate] = await workflow.execute_activity_method(
@@ -176,14 +149,14 @@ class MigrateFleet:
             if is_cancelled_exception(err):
                 raise
             # The control plane is away for longer than the policy's retries: resume lists again.
-            self._pause(f"could not list the tenants: {describe_error(err.cause or err)}")
+            self.book.pause(f"could not list the tenants: {describe_error(err.cause or err)}")
             return
         if input.tenant_ids is not None:
             seen = {c.tenant_id for c in found}
             for tenant_id in chunk:
                 if tenant_id not in seen:
-                    self._skip(tenant_id, "no such tenant")
-            carry.listed_all = start + len(chunk) >= len(ids)
+                    self.book.skip(tenant_id, "no such tenant")
+            carry.listed_all = last
             carry.after = chunk[-1] if chunk else carry.after
         else:
             carry.listed_all = len(found) < input.batch_size
@@ -195,7 +168,7 @@ class MigrateFleet:
         candidate = self.queue.popleft()
         reason = skip_reason(candidate, self.state.target_revision)
         if reason is not None:
-            self._skip(candidate.tenant_id, reason)
+            self.book.skip(candidate.tenant_id, reason)
             return
         canary = self.carry.canaries_left > 0
         if canary:
@@ -237,36 +210,11 @@ class MigrateFleet:
         if outcome is not None:
             error = (outcome.error or "failed") if outcome.outcome == "failed" else None
             if outcome.outcome == "skipped":
-                self._skip(tenant_id, outcome.error or "nothing to do")
+                self.book.skip(tenant_id, outcome.error or "nothing to do")
             elif outcome.outcome == "migrated":
-                self.state.succeeded += 1
-                telemetry.tenant_migrated("succeeded")
+                self.book.succeed()
         if error is not None:
-            self._fail(tenant_id, error, canary)
-        self.state.recount()
-
-    def _skip(self, tenant_id: str, reason: str) -> None:
-        workflow.logger.debug("tenant %s skipped: %s", tenant_id, reason)
-        self.state.skipped += 1
-        telemetry.tenant_migrated("skipped")
-        self.state.recount()
-
-    def _fail(self, tenant_id: str, error: str, canary: bool) -> None:
-        state = self.state
-        state.failed += 1
-        telemetry.tenant_migrated("failed")
-        self.carry.failed_ids.append(tenant_id)
-        if len(state.failures) < FAILURES_SHOWN:
-            state.failures.append(FleetFailure(tenant_id, error))
-        if self.cancelling or state.status is not FleetStatus.RUNNING:
-            return
-        if canary:
-            self._pause(f"canary tenant {tenant_id} failed")
-        elif state.failed > self.input.max_failures:
-            self._pause(f"{state.failed} tenant(s) failed (maxFailures {self.input.max_failures})")
-
-    def _pause(self, reason: str) -> None:
-        self.state.status, self.state.paused_reason = FleetStatus.PAUSED, reason
+            self.book.fail(tenant_id, error, canary)
         self.state.recount()
 
     async def _cancel_children(self) -> None:
@@ -282,14 +230,8 @@ class MigrateFleet:
 
     async def _finish(self) -> FleetProgress:
         state = self.state
-        if self.cancelling:
-            state.status = FleetStatus.CANCELLED
-        else:
-            state.status = FleetStatus.FAILED if state.failed else FleetStatus.COMPLETED
-            state.total = state.succeeded + state.failed + state.skipped
-        state.paused_reason = None
         state.finished_at = workflow.now()
-        state.recount()
+        self.book.end()
         summary = dataclasses.asdict(state)
         try:
             await workflow.execute_activity_method(
@@ -311,59 +253,38 @@ class MigrateFleet:
 
     @workflow.update(name="pause")
     def pause(self) -> FleetProgress:
-        self._pause("paused by an operator")
+        self.book.pause("paused by an operator")
         return self.state
 
     @pause.validator
     def _may_pause(self) -> None:
-        self._require({FleetStatus.RUNNING}, "paused")
+        self.book.require({FleetStatus.RUNNING}, "paused")
 
     @workflow.update(name="resume")
     def resume(self) -> FleetProgress:
-        self.state.status, self.state.paused_reason = FleetStatus.RUNNING, None
-        self.state.recount()
+        self.book.resume()
         return self.state
 
     @resume.validator
     def _may_resume(self) -> None:
-        self._require({FleetStatus.PAUSED}, "resumed")
+        self.book.require({FleetStatus.PAUSED}, "resumed")
 
     @workflow.update(name="cancel")
     def cancel(self) -> FleetProgress:
-        self.cancelling = self.state.cancel_requested = True
-        self.state.recount()
+        self.book.cancel()
         return self.state
 
     @cancel.validator
     def _may_cancel(self) -> None:
-        self._require({FleetStatus.RUNNING, FleetStatus.PAUSED}, "cancelled")
+        self.book.require({FleetStatus.RUNNING, FleetStatus.PAUSED}, "cancelled")
 
     @workflow.update(name="retry")
     def retry(self) -> FleetProgress:
         """The failed tenants go first in the queue again; the rollout runs on."""
-        state, carry = self.state, self.carry
-        self.queue.extendleft(Candidate(t) for t in reversed(carry.failed_ids))
-        state.failed, state.failures, carry.failed_ids = 0, [], []
-        state.status, state.paused_reason = FleetStatus.RUNNING, None
-        state.recount()
-        return state
+        self.book.retry_failed()
+        return self.state
 
     @retry.validator
     def _may_retry(self) -> None:
-        self._require({FleetStatus.RUNNING, FleetStatus.PAUSED}, "retried")
-        if not self.carry.failed_ids:
-            raise ApplicationError(f"Rollout {self.input.rollout_id} has no failed tenants")
-
-    def _require(self, allowed: set[FleetStatus], done: str) -> None:
-        status = "being cancelled" if self.cancelling else self.state.status.value
-        if self.cancelling or self.state.status not in allowed:
-            accepted = " or ".join(sorted(allowed))
-            raise ApplicationError(
-                f"Rollout {self.input.rollout_id} is {status}: "
-                f"only a rollout that is {accepted} can be {done}"
-            )
-
-
-def _after(ids: list[str], after: str) -> int:
-    """Index of the first id past `after` in sorted `ids`."""
-    return next((i for i, tenant_id in enumerate(ids) if tenant_id > after), len(ids))
+        self.book.require({FleetStatus.RUNNING, FleetStatus.PAUSED}, "retried")
+        self.book.require_failures()

@@ -7,8 +7,8 @@ import pytest
 
 from activities.rollouts import Candidate
 from core.rollouts import new_rollout_id
+from workflows.fleet_book import skip_reason
 from workflows.fleet_models import FleetProgress
-from workflows.migrate_fleet import skip_reason
 
 
 @pytest.mark.parametrize(
