@@ -7,11 +7,13 @@ finished rollout is read with neither Temporal nor a worker. Operators' commands
 workflow's Updates: their validators say why a command does not apply (409).
 """
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +26,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.progress_source import QUERY_ERRORS
+from api.progress_source import DESCRIBE_TIMEOUT, QUERY_ERRORS
 from api.schemas import MigrationAccepted, MigrationOut, MigrationRequest
 from api.workflow_state import WorkflowMissing, follow_state, read_state
 from core import lifecycle, rollouts
@@ -128,6 +130,14 @@ async def _settle_if_closed(session: AsyncSession, client: Client, open: Rollout
         status = None
     if status == WorkflowExecutionStatus.RUNNING:
         return False
+    if status == WorkflowExecutionStatus.COMPLETED:
+        # It ended, but its last step could not store that (the control plane was away).
+        handle = client.get_workflow_handle_for(MigrateFleet.run, open.workflow_id)
+        state = await handle.result(follow_runs=False)
+        summary = to_jsonable_python(dataclasses.asdict(state))
+        await rollouts.finish(await session.connection(), open.rollout_id, state.status, summary)
+        await session.commit()
+        return True
     error = lifecycle.closed_without_outcome(open.workflow_id, status)
     await rollouts.settle(session, open.rollout_id, error)
     return True
@@ -198,11 +208,21 @@ async def read(client: Client, rollout: Rollout) -> MigrationOut:
     of QUERY_ERRORS when Temporal or every worker is away)."""
     if rollout.finished_at is not None and rollout.summary is not None:
         return out(rollout, rollout.summary)
+    handle = _handle(client, rollout)
     try:
-        state = await read_state(_handle(client, rollout), MigrateFleet.progress)
+        state = await read_state(handle, MigrateFleet.progress)
     except WorkflowMissing:
         return out(rollout, None)
-    return out(rollout, state)
+    if state.status.is_final:
+        return out(rollout, state)
+    # Not ended by its own account: running, or stopped from outside (terminated, timed out),
+    # shown as what the next rollout's start will settle it to. Readers never write.
+    status = (await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)).status
+    if status == WorkflowExecutionStatus.RUNNING:
+        return out(rollout, state)
+    stopped = out(rollout, state)
+    error = lifecycle.closed_without_outcome(rollout.workflow_id, status)
+    return stopped.model_copy(update={"status": FleetStatus.FAILED, "error": error, "running": 0})
 
 
 def follow(client: Client, rollout: Rollout, after: int) -> AsyncIterator[MigrationOut]:

@@ -308,3 +308,23 @@ async def test_rollouts_are_for_root_only(
     assert (await anonymous.get("/api/migrations", headers=headers)).status_code == 403
     response = await anonymous.post("/api/migrations", json=body, headers=headers)
     assert response.status_code == 403
+
+
+async def test_a_terminated_rollout_shows_failed_and_is_settled_by_the_next_start(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> None:
+    (tenant_id,) = await active_tenants(api, 1)
+    async with step_held(settings, tenant_id, "migrate_tenant_database"):
+        rollout_id = await start(api, PREVIOUS, [tenant_id])
+        await until(api, rollout_id, lambda s: s["running"] == 1)
+        await temporal_client.get_workflow_handle(f"migrate-fleet-{rollout_id}").terminate()
+        stopped = await until(api, rollout_id, lambda s: s["status"] == "Failed")
+        assert "was terminated" in stopped["error"]
+    # Its child was asked to cancel: the tenant is Active at one revision, not Migrating.
+    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+    assert tenant["schemaRevision"] in {PREVIOUS, HEAD}
+    done = await rolled_out(api, "head", [tenant_id])  # not a 409: the old row is settled
+    assert done["status"] == "Completed"
+    settled = (await api.get(f"/api/migrations/{rollout_id}")).json()
+    assert settled["status"] == "Failed"
+    assert "was terminated" in settled["error"]
