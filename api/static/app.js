@@ -16,6 +16,7 @@ import { mountCreate } from './js/views/create.js';
 import { mountDetail } from './js/views/detail.js';
 import { mountHome } from './js/views/home.js';
 import { mountList } from './js/views/list.js';
+import { mountSchema } from './js/views/schema.js';
 import { mountOps } from './js/views/ops.js';
 import { mountSignIn } from './js/views/signin.js';
 import { mountSignup } from './js/views/signup.js';
@@ -43,7 +44,13 @@ function route() {
   const path = location.hash.replace(/^#/, '') || '/';
   const detail = path.match(/^\/tenants\/([^/]+)$/);
   if (detail) return { name: 'detail', id: decodeURIComponent(detail[1]) };
-  const names = { '/': 'list', '/new': 'create', '/signup': 'signup', '/ops': 'ops' };
+  const names = {
+    '/': 'list',
+    '/new': 'create',
+    '/signup': 'signup',
+    '/ops': 'ops',
+    '/schema': 'schema',
+  };
   return { name: names[path] ?? 'missing' };
 }
 
@@ -68,6 +75,8 @@ function render() {
       : mountNoAccess();
   } else if (current.name === 'list' || current.name === 'signup') {
     view = mountList(main, context);
+  } else if (current.name === 'schema') {
+    view = mountSchema(main, context);
   } else if (current.name === 'ops') {
     view = mountOps(main, context);
   } else if (current.name === 'create') {
@@ -103,6 +112,7 @@ function renderTopbar(name) {
         { 'aria-label': 'Main' },
         link('#/', 'Tenants', name === 'list' || name === 'detail'),
         link('#/new', 'New tenant', name === 'create'),
+        link('#/schema', 'Schema', name === 'schema'),
         link('#/ops', 'Operations', name === 'ops'),
       ),
     h(
