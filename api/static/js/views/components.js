@@ -83,7 +83,7 @@ export function showAlert(alert, message) {
 export function setFieldErrors(form, errors) {
   let first = null;
   for (const wrapper of form.querySelectorAll('[data-field]')) {
-    const input = wrapper.querySelector('input');
+    const input = wrapper.querySelector('input, select, textarea');
     const error = wrapper.querySelector('.field-error');
     const message = errors[wrapper.dataset.field];
     const described = (input.getAttribute('aria-describedby') ?? '')
