@@ -189,7 +189,10 @@ async def test_tenant_admin_token_is_403_on_root_routes(
     other = unique_tenant_id()
     async with httpx.AsyncClient(base_url=api_url, headers=headers) as client:
         assert (await client.get("/api/tenants")).status_code == 403
-        assert (await client.get(f"/api/tenants/{tenant_id}")).status_code == 403
+        # Reading their own tenant is theirs; acting on it, or on any other, is root's.
+        assert (await client.get(f"/api/tenants/{tenant_id}")).status_code == 200
+        assert (await client.get("/api/tenants/root")).status_code == 403
+        assert (await client.delete(f"/api/tenants/{tenant_id}")).status_code == 403
         created = await client.post("/api/tenants", json=tenant_body(other))
     assert created.status_code == 403
     assert created.json() == {"detail": "This needs the root role"}
