@@ -223,8 +223,28 @@ function controls(state, refresh) {
         confirm: 'Cancel rollout',
       }),
     );
-  if (Number(state.failed ?? 0) > 0 && state.status !== 'Running')
+  // An open rollout retries its failed tenants itself; a finished one cannot be reopened: the
+  // form takes its failed tenants for a new rollout instead.
+  if (Number(state.failed ?? 0) > 0 && !FINAL.has(state.status))
     buttons.push(act('Retry failed tenants', 'retry', 'button--primary'));
+  const failedIds = (state.failures ?? []).map((f) => f.tenantId);
+  if (FINAL.has(state.status) && failedIds.length)
+    buttons.push(
+      h(
+        'button.button.button--ghost',
+        {
+          type: 'button',
+          'data-action': 'again',
+          onclick: () => {
+            const input = document.getElementById('field-tenantIds');
+            if (!input) return;
+            input.value = failedIds.join(' ');
+            input.focus();
+          },
+        },
+        `New rollout for the ${plural(failedIds.length, 'failed tenant')}`,
+      ),
+    );
   return h('div.page-actions', {}, buttons);
 }
 
