@@ -36,7 +36,9 @@ from api.routes import (
     signup,
     tenants,
 )
+from api.stream_end import CompleteStreamsOnShutdown
 from api.sweeper import sweeping
+from core import tracing
 from core.database import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(database_url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         counter = QueryCounter()
-        temporal = await connect(settings, interceptors=[counter])
+        # Tracing (OTEL_EXPORTER_OTLP_ENDPOINT set): a workflow's start is traced from its request.
+        temporal = await connect(settings, interceptors=[counter, *tracing.setup("tenantflow-api")])
         progress = ProgressHub(temporal, sessions)
         notifications = NotificationHub(
             engine,
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Only then is X-Forwarded-For believed (right-most untrusted entry); `python -m api`
         # turns uvicorn's own handling (which trusts 127.0.0.1) off.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    app.add_middleware(CompleteStreamsOnShutdown)
     app.add_middleware(NoControlCharacters)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetrics, metrics=api_metrics)  # outermost: sees every answer
