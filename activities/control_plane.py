@@ -66,6 +66,7 @@ class ControlPlaneActivities:
                     change.tenant_id,
                     change.status,
                     error=change.error,
+                    error_detail=change.error_detail,
                     new_attempt=change.new_attempt,
                     workflow_id=activity.info().workflow_id,
                 )

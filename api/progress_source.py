@@ -98,6 +98,7 @@ def row_snapshot(tenant: Tenant, open_run: Run | None = None) -> Snapshot:
         status=TenantStatus(tenant.status),
         steps=[],
         error=tenant.provisioning_error,
+        error_detail=tenant.provisioning_error_detail,
         updated_at=tenant.updated_on,
     )
     if open_run is not None:

@@ -128,6 +128,7 @@ async def create(session: AsyncSession, values: dict[str, Any]) -> bool:
         "admin_password_hash": None,
         "admin_password_sealed": None,
         "provisioning_error": None,
+        "provisioning_error_detail": None,
         "last_provisioning_attempt": None,
         "schema_revision": None,
         "migration_error": None,
@@ -184,6 +185,7 @@ async def record(
     error: str | None = None,
     new_attempt: bool = False,
     workflow_id: str | None = None,
+    error_detail: str | None = None,
 ) -> None:
     """A workflow's step: the row moves to `target` (TenantMissing, IllegalTransition).
     `workflow_id`: the run writing; only the run the row points at may write (an operation
@@ -210,9 +212,13 @@ async def record(
         raise IllegalTransition(tenant_id, current, target)
     values: dict[str, Any] = {"status": target, "updated_on": func.now()}
     if new_attempt:
-        values |= {"last_provisioning_attempt": func.now(), "provisioning_error": None}
+        values |= {
+            "last_provisioning_attempt": func.now(),
+            "provisioning_error": None,
+            "provisioning_error_detail": None,
+        }
     if error is not None or target is S.FAILED:
-        values["provisioning_error"] = error
+        values |= {"provisioning_error": error, "provisioning_error_detail": error_detail}
     await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(values))
 
 

@@ -57,6 +57,8 @@ class Tenant(Base):
     admin_password_hash: Mapped[str | None] = mapped_column(Text)
     admin_password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     provisioning_error: Mapped[str | None] = mapped_column(Text)
+    # The driver's text behind provisioning_error (a sentence), for the "details" disclosure.
+    provisioning_error_detail: Mapped[str | None] = mapped_column(Text)
     last_provisioning_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     # The tenant schema's Alembic revision in the tenant's storage, as last established by
