@@ -6,6 +6,8 @@ its started steps created (the database or schema, the admin user) and ends Canc
 """
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
@@ -47,10 +49,15 @@ FAST_PATH = "local-writes-and-parallel-first-steps"
 DURABLE_ACTIVATION = "activation-as-a-normal-activity"
 # The TenantSchemaRevision search attribute, set once the tenant is Active.
 SCHEMA_REVISION_ATTRIBUTE = "tenant-schema-revision-attribute"
+A = TypeVar("A")
+B = TypeVar("B")
 CANCELLATION_OUTCOMES = frozenset(
     {NotificationType.TENANT_CANCELLED, NotificationType.TENANT_CANCELLATION_FAILED}
 )
 
+# The schema is migrated as soon as the storage exists, while the admin user may still be made
+# (it waits on Argon2): one activity round trip fewer on the way to Active.
+PIPELINED_SCHEMA = "schema-migrated-once-storage-exists"
 PROVISION_STEPS = [
     StepName.CREATE_ADMIN_USER,
     StepName.CREATE_DATABASE,
@@ -96,20 +103,19 @@ class ProvisionTenant:
         fast = workflow.patched(FAST_PATH)
         track.local_writes = fast
         await track.set_status(TenantStatus.PROVISIONING, new_attempt=True)
-        if fast:
-            admin, storage = await self._user_and_storage(ref)
+        if fast and workflow.patched(PIPELINED_SCHEMA):
+            admin, (storage, migrated) = await together(
+                self._create_admin_user(ref), self._storage_and_schema(ref)
+            )
         else:
-            admin = await self._create_admin_user(ref)
-            storage = await self._create_storage(ref)
-        migrated: Migrated = await track.step(
-            StepName.MIGRATE_DATABASE,
-            "migrate_tenant_database",
-            lambda: workflow.execute_activity_method(
-                TenantStorageActivities.migrate_tenant_database,
-                ref,
-                **options(policies.MIGRATE_DATABASE),
-            ),
-        )
+            if fast:
+                admin, storage = await together(
+                    self._create_admin_user(ref), self._create_storage(ref)
+                )
+            else:
+                admin = await self._create_admin_user(ref)
+                storage = await self._create_storage(ref)
+            migrated = await self._migrate(ref)
         track.ignore_cancel_requests()  # too late to cancel: finish as Active
         durable = fast and workflow.patched(DURABLE_ACTIVATION)
         await track.final_step(
@@ -157,22 +163,20 @@ class ProvisionTenant:
             ),
         )
 
-    async def _user_and_storage(self, ref: TenantRef) -> tuple[AdminUser, TenantStorage]:
-        """Both steps at once. Each is awaited to its end before anything else happens (no
-        compensation may race a step still creating what it removes); a cancel wins over a
-        failure, a failure over success."""
-        admin, storage = await asyncio.gather(
-            self._create_admin_user(ref), self._create_storage(ref), return_exceptions=True
+    async def _migrate(self, ref: TenantRef) -> Migrated:
+        return await self.tracker.step(
+            StepName.MIGRATE_DATABASE,
+            "migrate_tenant_database",
+            lambda: workflow.execute_activity_method(
+                TenantStorageActivities.migrate_tenant_database,
+                ref,
+                **options(policies.MIGRATE_DATABASE),
+            ),
         )
-        outcomes = [admin, storage]
-        for outcome in outcomes:
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        assert isinstance(admin, AdminUser) and isinstance(storage, TenantStorage)
-        return admin, storage
+
+    async def _storage_and_schema(self, ref: TenantRef) -> tuple[TenantStorage, Migrated]:
+        storage = await self._create_storage(ref)
+        return storage, await self._migrate(ref)
 
     async def _welcome(self, input: ProvisionTenantInput) -> None:
         email = WelcomeEmail(input.tenant_id, input.name, input.admin_email)
@@ -246,3 +250,18 @@ class ProvisionTenant:
     def cancel_requested_by(self, user_id: str) -> None:
         """Sent by API versions that did not put the user in the cancel reason."""
         self._cancelled_by = user_id
+
+
+async def together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both at once. Each is awaited to its end before anything else happens (no compensation
+    may race a step still creating what it removes); a cancel wins over a failure, a failure
+    over success."""
+    one, two = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in (one, two):
+        if isinstance(outcome, asyncio.CancelledError):
+            raise outcome
+    if isinstance(one, BaseException):
+        raise one
+    if isinstance(two, BaseException):
+        raise two
+    return one, two
