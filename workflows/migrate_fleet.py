@@ -77,6 +77,9 @@ class MigrateFleet:
         # One task per tenant in flight (its child's start, then its outcome).
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.canaries_running = 0
+        # Whether this run has listed a page or taken a tenant from the queue: a run continues
+        # as new only after that, so no `events_per_run` (however small) can loop forever.
+        self.progressed = False
 
     @property
     def _concurrency(self) -> int:
@@ -131,11 +134,12 @@ class MigrateFleet:
     def _history_full(self) -> bool:
         info = workflow.info()
         full = info.get_current_history_length() >= self.input.events_per_run
-        return full or info.is_continue_as_new_suggested()
+        return self.progressed and (full or info.is_continue_as_new_suggested())
 
     async def _list_page(self) -> None:
         carry, input = self.carry, self.input
         chunk, last = self.book.next_slice()
+        self.progressed = True
         if input.tenant_ids is not None:
             # The operator's list, a slice at a time; ids not found are skipped.
             page = RolloutPage(None, len(chunk), tenant_ids=chunk)
@@ -166,6 +170,7 @@ class MigrateFleet:
 
     def _start_one(self) -> None:
         candidate = self.queue.popleft()
+        self.progressed = True
         reason = skip_reason(candidate, self.state.target_revision)
         if reason is not None:
             self.book.skip(candidate.tenant_id, reason)

@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from api import migrations
 from api.schemas import MigrationOut
+from core import rollouts
 from core.rollouts import Rollout
 from core.schema import tenant_revisions
 from core.settings import Settings
@@ -35,6 +36,9 @@ from tests.rollouts import (
     stored_revisions,
     until,
 )
+from tests.tenant_schema import stored_schema
+from workflows.fleet_models import MigrateFleetInput, fleet_workflow_id
+from workflows.migrate_fleet import MigrateFleet
 from workflows.worker import WORKFLOWS
 
 pytestmark = pytest.mark.integration
@@ -157,7 +161,11 @@ async def test_pause_stops_new_tenants_and_resume_goes_on(
 async def test_cancel_mid_rollout_leaves_every_tenant_at_one_revision_or_the_other(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
-    tenants = sorted(await active_tenants(api, 4, isolated=1))
+    # Rollouts take tenants in id order: the isolated one ("mia-") goes first, then the shared
+    # ones ("mig-"), the second of which is held at the lock its migration takes.
+    tenants = await active_tenants(api, 1, isolated=1, prefix="mia")
+    tenants += sorted(await active_tenants(api, 3))
+    assert tenants == sorted(tenants)
     async with step_held(settings, tenants[1], "migrate_tenant_database", isolated=False):
         rollout_id = await start(api, PREVIOUS, tenants, concurrency=1, canary=0)
         await until(api, rollout_id, lambda s: s["succeeded"] == 1 and s["running"] == 1)
@@ -174,6 +182,11 @@ async def test_cancel_mid_rollout_leaves_every_tenant_at_one_revision_or_the_oth
     for tenant_id in tenants:  # none left Migrating, each row saying where its storage is
         tenant = (await api.get(f"/api/tenants/{tenant_id}")).json()
         assert (tenant["status"], tenant["schemaRevision"]) == ("Active", revisions[tenant_id])
+        # Whole revisions only: t0003's objects are there exactly when its version row is.
+        stored = await stored_schema(settings, tenant)
+        assert stored.revision == revisions[tenant_id]
+        made = "labels" in stored.tables, "priority" in stored.task_columns
+        assert made == ((True, True) if stored.revision == "t0003" else (False, False))
     response = await api.post(f"/api/migrations/{rollout_id}/resume")
     assert response.status_code == 409
     assert "has ended" in response.json()["detail"]
@@ -295,6 +308,49 @@ async def test_the_stream_sends_each_change_until_the_end_then_204(
         again = await client.get(url, headers={"Last-Event-ID": str(ids[-1])})
         assert again.status_code == 204
     assert seen[-1]["status"] in FINAL
+
+
+async def test_the_stream_follows_the_rollout_across_continue_as_new_to_its_end(
+    api: httpx.AsyncClient,
+    api_url: str,
+    root_token: str,
+    settings: Settings,
+    control_plane: AsyncEngine,
+    temporal_client: Client,
+) -> None:
+    tenants = sorted(await active_tenants(api, 3))
+    # What POST /api/migrations does, but with a run that continues as new as soon as it can
+    # (after each page listed or tenant taken): the stream must outlive the first run.
+    rollout_id = rollouts.new_rollout_id()
+    workflow_id = fleet_workflow_id(rollout_id)
+    arg = MigrateFleetInput(
+        rollout_id, PREVIOUS, "test", tenants, concurrency=1, canary=0, total=3, events_per_run=1
+    )
+    row = {
+        "id": rollout_id,
+        "workflow_id": workflow_id,
+        "target_revision": PREVIOUS,
+        "total": 3,
+        "initiated_by": "test",
+    }
+    async with AsyncSession(control_plane) as session, session.begin():
+        await rollouts.claim(session, row)
+        handle = await temporal_client.start_workflow(
+            MigrateFleet.run, arg, id=workflow_id, task_queue=settings.fleet_queue
+        )
+    url = f"/api/migrations/{rollout_id}/events?access_token={root_token}"
+    seen: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+        async with aconnect_sse(client, "GET", url) as source:
+            assert source.response.status_code == 200
+            async for event in source.aiter_sse():
+                if event.event == "progress":
+                    seen.append(event.json())
+    assert (seen[-1]["status"], seen[-1]["succeeded"], seen[-1]["pending"]) == ("Completed", 3, 0)
+    # It did continue as new (more than once): the run the stream ended on is not the first.
+    last_run = (await temporal_client.get_workflow_handle(workflow_id).describe()).run_id
+    assert last_run != handle.first_execution_run_id
+    assert (await handle.result()).runs >= 3
 
 
 async def test_rollouts_are_for_root_only(
