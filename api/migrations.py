@@ -204,9 +204,10 @@ def _as_dict(state: FleetProgress) -> dict[str, Any]:
 
 
 async def read(client: Client, rollout: Rollout) -> MigrationOut:
-    """A rollout's state now: the row's once it has ended, else the workflow's (RPCError or one
-    of QUERY_ERRORS when Temporal or every worker is away)."""
-    if rollout.finished_at is not None and rollout.summary is not None:
+    """A rollout's state now: the row's once it has ended (with its final snapshot, or settled
+    without one), else the workflow's (RPCError or one of QUERY_ERRORS when Temporal or every
+    worker is away)."""
+    if rollout.finished_at is not None:
         return out(rollout, rollout.summary)
     handle = _handle(client, rollout)
     try:

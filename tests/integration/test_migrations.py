@@ -367,7 +367,10 @@ async def test_rollouts_are_for_root_only(
 
 
 async def test_a_terminated_rollout_shows_failed_and_is_settled_by_the_next_start(
-    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    control_plane: AsyncEngine,
 ) -> None:
     (tenant_id,) = await active_tenants(api, 1)
     async with step_held(settings, tenant_id, "migrate_tenant_database"):
@@ -384,3 +387,9 @@ async def test_a_terminated_rollout_shows_failed_and_is_settled_by_the_next_star
     settled = (await api.get(f"/api/migrations/{rollout_id}")).json()
     assert settled["status"] == "Failed"
     assert "was terminated" in settled["error"]
+    # Settled without a final snapshot: still read from its row alone, with neither Temporal
+    # nor a worker.
+    async with AsyncSession(control_plane) as session:
+        row = await session.get(Rollout, rollout_id)
+    assert row is not None and row.finished_at is not None and row.summary is None
+    assert await migrations.read(NoTemporal(), row) == MigrationOut.model_validate(settled)
