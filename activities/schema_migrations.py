@@ -146,13 +146,15 @@ class SchemaMigrationActivities:
             # process's Alembic turn); a storage found elsewhere than expected costs one more
             # pass, rendering for where it is.
             for _ in range(3):
+                # A revision this code does not know (the row's or the storage's) cannot be
+                # rendered: say so, for good, rather than retry the renderer's error.
+                _check_known(step.tenant_id, expected)
                 sql = None if expected == target else await migration_sql(expected, target)
                 found = await self._migrate(step.tenant_id, placement, expected, target, sql)
                 if found is None:
                     return SchemaMigrated(expected, target)
                 if found == target:
                     return SchemaMigrated(found, found)
-                _check_known(step.tenant_id, found)
                 expected = found
         raise ApplicationError(f"The schema revision of tenant '{step.tenant_id}' kept changing")
 
