@@ -12,6 +12,7 @@ when the migration had committed first (the cancel came too late).
 """
 
 import asyncio
+import dataclasses
 from typing import NamedTuple
 
 from temporalio import workflow
@@ -92,8 +93,11 @@ class MigrateTenant:
             if is_cancelled_exception(err):
                 cancelled = True
             elif start is None and _type(err) == TENANT_BUSY:
+                # Left as it was, like a skipped tenant, but reported failed: the rollout lists
+                # it with its reason and /retry takes it up again (only the result differs).
                 reason = f"{describe_error(err.cause or err)} (gave up waiting)"
-                return self._skipped(input, reason, None, TenantStatus.UPDATING)
+                left = self._skipped(input, reason, None, TenantStatus.UPDATING)
+                return dataclasses.replace(left, outcome=Outcome.FAILED)
             else:
                 error = describe_error(err.cause or err)
         except asyncio.CancelledError:

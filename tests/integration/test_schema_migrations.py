@@ -111,6 +111,32 @@ async def test_a_conflicting_object_fails_the_tenant_alone_and_after_repair_it_m
     assert (await row(api, tenant["id"]))["migrationError"] is None
 
 
+async def test_a_revision_unknown_to_this_code_fails_at_once_with_a_sentence(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client, control_plane: AsyncEngine
+) -> None:
+    tenant = await provisioned(api)
+    # The row says a revision a later version of Tenantflow made (this code cannot render it).
+    async with control_plane.begin() as conn:
+        await conn.execute(
+            text("UPDATE tenants SET schema_revision = 't9999' WHERE id = :id"),
+            {"id": tenant["id"]},
+        )
+    handle = await start_migration(temporal_client, settings, tenant["id"], "t0002")
+    result = await handle.result()
+    assert result.outcome == MigrationOutcome.FAILED
+    assert result.error is not None
+    assert "t9999, a revision this version of Tenantflow does not know" in result.error
+    # Not retried: the one attempt failed for good.
+    history = await handle.fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert max(attempts) == 1
+    assert (await stored_schema(settings, tenant)).revision == HEAD  # untouched
+
+
 async def test_a_tenant_at_the_target_is_skipped_without_touching_it(
     api: httpx.AsyncClient, settings: Settings, temporal_client: Client
 ) -> None:
@@ -318,6 +344,25 @@ async def test_a_migration_waits_for_an_update_under_way(
     result = await handle.result()
     assert (result.outcome, result.to_revision) == ("migrated", "t0002")
     assert at_t0002(await stored_schema(settings, tenant))
+
+
+async def test_a_migration_that_gave_up_waiting_for_an_update_is_failed_not_skipped(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    control_plane: AsyncEngine,
+) -> None:
+    tenant = await provisioned(api)
+    await set_status(control_plane, tenant["id"], "Updating")  # and it stays so
+    try:
+        result = await migrate(temporal_client, settings, tenant["id"], "t0002")
+    finally:
+        await set_status(control_plane, tenant["id"], "Active")
+    # Failed with its reason, so a rollout lists it and can retry it; its storage untouched.
+    assert result.outcome == MigrationOutcome.FAILED
+    assert result.error is not None and "(gave up waiting)" in result.error
+    assert "is Updating" in result.error
+    assert (await stored_schema(settings, tenant)).revision == HEAD
 
 
 async def set_status(control_plane: AsyncEngine, tenant_id: str, status: str) -> None:
