@@ -26,13 +26,24 @@ OTHER_KEY = "an-attackers-guess-at-the-secret-0123456789"
 ROOT_ENDPOINTS = [
     ("GET", "/api/tenants"),
     ("POST", "/api/tenants"),
-    ("GET", "/api/tenants/{id}"),
-    ("GET", "/api/tenants/{id}/progress"),
-    ("GET", "/api/tenants/{id}/events"),
+    ("GET", "/api/tenants/stats"),
+    ("POST", "/api/tenants/bulk"),
     ("PUT", "/api/tenants/{id}"),
     ("POST", "/api/tenants/{id}/retry"),
     ("POST", "/api/tenants/{id}/cancel"),
     ("DELETE", "/api/tenants/{id}"),
+    ("GET", "/api/tenants/{id}/runs"),
+    ("GET", "/api/schema"),
+    ("GET", "/api/migrations"),
+    ("POST", "/api/migrations"),
+    ("GET", "/api/ops/summary"),
+]
+# A tenant's admin may read their own tenant (and nobody else's).
+OWN_TENANT_READS = [
+    ("GET", "/api/tenants/{id}"),
+    ("GET", "/api/tenants/{id}/progress"),
+    ("GET", "/api/tenants/{id}/events"),
+    ("GET", "/api/tenants/{id}/users"),
 ]
 
 
@@ -102,6 +113,11 @@ async def test_a_tenant_admins_token_gets_403_on_every_root_endpoint(
         )
         codes[(method, path)] = response.status_code
     assert codes == dict.fromkeys(ROOT_ENDPOINTS, 403)
+    others = {}
+    for method, path in OWN_TENANT_READS:
+        response = await anonymous.request(method, path.format(id="root"), headers=headers)
+        others[(method, path)] = response.status_code
+    assert others == dict.fromkeys(OWN_TENANT_READS, 403)
 
 
 async def test_a_flood_of_wrong_passwords_is_throttled_while_creation_goes_on(
