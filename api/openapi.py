@@ -1,6 +1,6 @@
 """The error answers of each route in the OpenAPI document, derived from what the route uses.
 
-A route that needs a token can answer 401, one that needs the root role 403, one that reads the
+A route that needs a token can answer 401, one that checks a role 403, one that reads the
 database or Temporal 503, one with a body 400 (unreadable) and 413, one under `{tenant_id}` 404;
 what only some routes answer (409, 400, 429) they declare with `api.errors.responses(...)`.
 The descriptions come from `api.errors.ERROR_RESPONSES`, the one list of them.
@@ -17,7 +17,8 @@ from api import deps
 from api.errors import ERROR_RESPONSES
 
 _AUTHENTICATED = {deps.current_user, deps.stream_user}
-_ROOT = {deps.root_user, deps.stream_root}
+# Checks of a role that answer 403: root, or root or an admin of the tenant in the path.
+_ROLE_CHECKS = {deps.root_user, deps.stream_root, deps.tenant_reader, deps.stream_tenant_reader}
 _BACKENDS = {
     deps.get_session,
     deps.get_temporal,
@@ -43,7 +44,7 @@ def _codes(route: APIRoute) -> set[int]:
     codes = set(_DECLARED.get(route.name, ()))
     if calls & _AUTHENTICATED:
         codes.add(401)
-    if calls & _ROOT:
+    if calls & _ROLE_CHECKS:
         codes.add(403)
     if calls & _BACKENDS:
         codes.add(503)
