@@ -30,6 +30,7 @@ from api.progress_source import DESCRIBE_TIMEOUT, QUERY_ERRORS
 from api.schemas import MigrationAccepted, MigrationOut, MigrationRequest
 from api.workflow_state import WorkflowMissing, follow_state, read_state
 from core import lifecycle, rollouts
+from core.models import Tenant
 from core.rollouts import Rollout, RolloutRunning
 from core.schema import count_by_revision, resolve_revision
 from core.settings import Settings
@@ -56,9 +57,24 @@ class CannotSteer(Exception):
     """The command does not apply to the rollout now (409)."""
 
 
+class UnknownTenants(LookupError):
+    """Some of the requested tenants do not exist (422)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        shown = ", ".join(missing[:20]) + (
+            f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        )
+        super().__init__(f"No such tenant: {shown}")
+
+
 async def _total(session: AsyncSession, tenant_ids: list[str] | None) -> int:
     if tenant_ids is not None:
-        return len(set(tenant_ids))
+        wanted = set(tenant_ids)
+        found = set(await session.scalars(select(Tenant.id).where(Tenant.id.in_(wanted))))
+        if missing := sorted(wanted - found):
+            raise UnknownTenants(missing)
+        return len(wanted)
     # What the workflow lists: every tenant with storage but the Deleted.
     return sum(count for _, count in await count_by_revision(session))
 
@@ -71,7 +87,8 @@ async def start(
     user_id: str,
 ) -> MigrationAccepted:
     """Claim the rollout's row and start its workflow in one transaction (RolloutRunning while
-    another is open; UnknownRevision for a target that is not a revision)."""
+    another is open; UnknownRevision for a target that is not a revision, UnknownTenants for
+    requested tenants that do not exist)."""
     target = resolve_revision(request.target_revision)
     total = await _total(session, request.tenant_ids)
     await session.rollback()  # the count's transaction: the claim opens its own

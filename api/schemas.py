@@ -243,9 +243,7 @@ class BulkRequest(CamelModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    tenant_ids: list[Annotated[str, StringConstraints(max_length=63), NoControl]] | None = Field(
-        default=None, min_length=1, max_length=1000
-    )
+    tenant_ids: list[TenantId] | None = Field(default=None, min_length=1, max_length=1000)
     filter: BulkFilter | None = None
     concurrency: int = Field(default=10, ge=1, le=50)
 
@@ -345,7 +343,7 @@ class MigrationRequest(CamelModel):
     target_revision: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControl
     ] = Field(examples=["head"], description='"head" or a revision id')
-    tenant_ids: list[Annotated[str, StringConstraints(max_length=63), NoControl]] | None = Field(
+    tenant_ids: list[TenantId] | None = Field(
         default=None,
         min_length=1,
         max_length=10_000,

@@ -50,6 +50,10 @@ async def start_migration(
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "targetRevision"), "msg": str(err)}]
         ) from err
+    except migrations.UnknownTenants as err:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "tenantIds"), "msg": str(err)}]
+        ) from err
     except RolloutRunning as err:
         raise Conflict(str(err)) from err
     except RPCError as err:

@@ -263,6 +263,10 @@ async def test_a_second_rollout_is_refused_while_one_runs(
         ({"targetRevision": "head", "canary": -1}, "canary"),
         ({"targetRevision": "head", "maxFailures": -1}, "maxFailures"),
         ({"targetRevision": "head", "tenantIds": []}, "tenantIds"),
+        ({"targetRevision": "head", "tenantIds": ["mig-x", "Not_An_Id"]}, "tenantIds.1"),
+        ({"targetRevision": "head", "tenantIds": ["a\x00b"]}, "tenantIds.0"),
+        ({"targetRevision": "head", "tenantIds": ["x" * 64]}, "tenantIds.0"),
+        ({"targetRevision": "head", "tenantIds": ["mig-no-such-1", "mig-no-such-2"]}, "tenantIds"),
     ],
 )
 async def test_a_bad_request_is_422_naming_the_field(
@@ -271,7 +275,25 @@ async def test_a_bad_request_is_422_naming_the_field(
     response = await api.post("/api/migrations", json=body)
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
-    assert error["loc"] == ["body", field]
+    assert error["loc"] == ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
+    if "mig-no-such-1" in str(body):  # ids that do not exist: each named
+        assert "mig-no-such-1" in error["msg"] and "mig-no-such-2" in error["msg"]
+    listed = (await api.get("/api/migrations")).json()
+    assert all(r["status"] in FINAL for r in listed)  # nothing started
+
+
+async def test_a_request_naming_a_tenant_that_does_not_exist_is_422_and_starts_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    (tenant_id,) = await active_tenants(api, 1)
+    before = (await api.get("/api/migrations")).json()
+    body = {"targetRevision": "head", "tenantIds": [tenant_id, "mig-missing-0"]}
+    response = await api.post("/api/migrations", json=body)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "tenantIds"]
+    assert "mig-missing-0" in error["msg"] and tenant_id not in error["msg"]
+    assert (await api.get("/api/migrations")).json() == before
 
 
 async def test_commands_that_do_not_apply_are_409_and_unknown_rollouts_404(
