@@ -103,10 +103,13 @@ async def test_cancel_after_a_retry_removes_what_the_earlier_run_left(
 
 
 @contextlib.asynccontextmanager
-async def tenants_table_held(control_plane: AsyncEngine) -> AsyncIterator[None]:
-    """Block every write to the tenants table (the status steps) until the block exits."""
+async def status_writes_held(control_plane: AsyncEngine, tenant_id: str) -> AsyncIterator[None]:
+    """Block the tenant's status writes (each takes its row's advisory lock, shared) until the
+    block exits; other writes to the row (the schema revision the migration step records) go on."""
     async with control_plane.connect() as conn:
-        await conn.execute(text("LOCK TABLE tenants IN SHARE MODE"))
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('tenant-row:' || :id))"), {"id": tenant_id}
+        )
         try:
             yield
         finally:
@@ -146,7 +149,7 @@ async def test_a_cancel_too_late_to_stop_the_run_notifies_only_the_initiator(
         )
         assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
         await wait_for_api_step(api, tenant_id, "migrate_tenant_database", "running")
-        async with tenants_table_held(control_plane):
+        async with status_writes_held(control_plane, tenant_id):
             # Migrations finish; the activation step begins and waits on the table lock.
             await migration.aclose()
             await wait_for_api_step(api, tenant_id, "activate_tenant", "running")
@@ -167,7 +170,11 @@ async def test_a_cancel_too_late_to_stop_the_run_notifies_only_the_initiator(
                 User.tenant_id == ROOT_TENANT_ID, User.email == settings.root_email
             )
         )
-    assert sent == [("TenantCreated", str(initiator))]
+        admins = await conn.scalars(select(User.id).where(User.tenant_id == tenant_id))
+        admin_ids = {str(admin) for admin in admins}
+    # The initiator and the tenant's own admin hear it; the too-late canceller does not.
+    assert sorted(sent) == sorted(("TenantCreated", user) for user in {str(initiator), *admin_ids})
+    assert admin_ids and canceller_id not in {user for _, user in sent}
     assert canceller_id != str(initiator)
 
 
