@@ -9,8 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.bulk import BulkActivities
@@ -28,6 +31,7 @@ from workflows.bulk_action import BulkActionWorkflow
 from workflows.deprovision_tenant import DeprovisionTenant
 from workflows.migrate_fleet import MigrateFleet
 from workflows.migrate_tenant import MigrateTenant
+from workflows.models import SEARCH_ATTRIBUTES
 from workflows.provision_tenant import ProvisionTenant
 from workflows.telemetry import HISTOGRAM_BUCKETS
 from workflows.update_tenant import UpdateTenant
@@ -148,6 +152,47 @@ def build_worker(
     return ServingWorker(workers, activities)
 
 
+async def missing_search_attributes(
+    client: Client, required: Sequence[SearchAttributeKey[Any]] = SEARCH_ATTRIBUTES
+) -> list[SearchAttributeKey[Any]]:
+    """The search attributes the workflows set that the client's namespace lacks (or holds with
+    another type). Without them a run's task fails, and is retried forever, at its first upsert
+    (a provisioning run after its tenant is Active)."""
+    response = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    registered = dict(response.custom_attributes)
+    return [key for key in required if registered.get(key.name) != int(key.indexed_value_type)]
+
+
+def search_attributes_refusal(namespace: str, missing: Sequence[SearchAttributeKey[Any]]) -> str:
+    """What the worker says when it refuses to start: the names, and the commands that fix it."""
+    commands = "\n".join(
+        f"  temporal operator search-attribute create --namespace {namespace} "
+        f"--name {key.name} --type {key.indexed_value_type.name.title().replace('_', '')}"
+        for key in missing
+    )
+    names = ", ".join(key.name for key in missing)
+    return (
+        f"The Temporal namespace {namespace!r} lacks the search attributes {names}, which "
+        f"Tenantflow's workflows set; register them, then start the worker again:\n{commands}"
+    )
+
+
+async def check_search_attributes(client: Client) -> None:
+    """Refuse to start (SystemExit with the fix) when a search attribute is missing."""
+    try:
+        missing = await missing_search_attributes(client)
+    except RPCError as err:
+        if err.status not in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED):
+            raise
+        # A namespace that does not let workers list them (a hosted service's role): go on.
+        log.warning("could not check the namespace's search attributes: %s", err.message)
+        return
+    if missing:
+        raise SystemExit(search_attributes_refusal(client.namespace, missing))
+
+
 def metrics_runtime(host: str, port: int) -> Runtime:
     """A Temporal runtime serving Prometheus metrics on host:port (`/metrics`): the SDK's own
     (task latencies, slots, polls) and ours from workflows/telemetry.py. Durations in the SDK's
@@ -172,6 +217,7 @@ async def run(settings: Settings) -> None:
     # With tracing on, the client's interceptor traces the worker's workflows and activities.
     tracing_interceptors = tracing.setup("tenantflow-worker")
     client = await connect(settings, runtime=runtime, interceptors=tracing_interceptors)
+    await check_search_attributes(client)
     engine = create_engine(settings.database_url)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
