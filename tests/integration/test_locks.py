@@ -28,7 +28,7 @@ async def test_queued_migrations_hold_no_pooled_connection_while_they_wait(
     settings: Settings, control_plane: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Not rendered yet in this process: every migration needs the Alembic turn first.
-    monkeypatch.setattr(tenant_ddl, "_rendered", None)
+    monkeypatch.setattr(tenant_ddl, "_rendered", {})
     assert settings.database_url
     # The worker's pool, as in workflows/worker.py: 5 connections + 10 overflow.
     pool = create_engine(settings.database_url)
