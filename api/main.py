@@ -19,6 +19,7 @@ from api.metrics import ApiMetrics, HttpMetrics, QueryCounter
 from api.notification_hub import NotificationHub
 from api.notification_mail import emailing
 from api.openapi import document_errors
+from api.ops import FailedSteps
 from api.progress_hub import ProgressHub
 from api.routes import (
     auth,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.progress_hub = progress
         app.state.notification_hub = notifications
         app.state.sign_ins = sign_ins
+        app.state.failed_steps = FailedSteps()
         try:
             async with (
                 sweeping(sessions, temporal, settings.reconcile_interval_seconds),

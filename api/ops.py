@@ -10,7 +10,8 @@ Temporal; no metrics store needed. Where each figure comes from:
   moves it);
 - failures by step: failed runs of the tenant workflows closed within the window; the step is
   the one the run's final snapshot (the failure's details) shows as failed. The newest
-  FAILED_RUNS_READ are read, one history request each;
+  FAILED_RUNS_READ are read, one history request each the first time (a closed run never
+  changes: its step is remembered by run id, FailedSteps);
 - in flight: tenant rows in a status with work under way;
 - workers and backlog: Temporal's DescribeTaskQueue of the task queue, for workflow and
   activity tasks: workers are the distinct poller identities seen lately, backlog its
@@ -20,7 +21,7 @@ Temporal; no metrics store needed. Where each figure comes from:
 import asyncio
 import logging
 import math
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,16 +47,38 @@ WINDOW = timedelta(hours=1)
 COMPLETED_RUNS_READ = 5000
 FAILED_RUNS_READ = 100
 TENANT_WORKFLOWS = ("ProvisionTenant", "UpdateTenant", "DeprovisionTenant")
+# Closed runs whose failed step is remembered (several windows' worth of FAILED_RUNS_READ).
+REMEMBERED_RUNS = 1000
 
 
-async def summary(session: AsyncSession, client: Client, task_queue: str) -> OpsSummary:
+class FailedSteps:
+    """The failed step of closed runs by run id, the oldest forgotten first: a closed run never
+    changes, so each is read from Temporal once per API process (one per app, on its state)."""
+
+    def __init__(self, size: int = REMEMBERED_RUNS) -> None:
+        self.size = size
+        self._steps: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, run_id: str) -> str | None:
+        return self._steps.get(run_id)
+
+    def put(self, run_id: str, step: str) -> None:
+        self._steps[run_id] = step
+        while len(self._steps) > self.size:
+            self._steps.popitem(last=False)
+
+
+async def summary(
+    session: AsyncSession, client: Client, task_queue: str, steps: FailedSteps
+) -> OpsSummary:
     now = datetime.now(UTC)
     # The window is whole minutes, the current one last, so the totals are the bars' sums.
     since = now.replace(second=0, microsecond=0) - WINDOW + timedelta(minutes=1)
     created, in_flight = await _rows(session, since)
+    await session.close()  # no pooled connection held (in a transaction) while Temporal answers
     durations, failures, queue = await asyncio.gather(
         _time_to_active(client, task_queue, since),
-        _failures_by_step(client, task_queue, since),
+        _failures_by_step(client, task_queue, since, steps),
         _task_queue(client, task_queue),
     )
     all_durations = [seconds for per_minute in durations.values() for seconds in per_minute]
@@ -140,7 +163,9 @@ async def _time_to_active(
     return by_minute
 
 
-async def _failures_by_step(client: Client, task_queue: str, since: datetime) -> list[FailedStep]:
+async def _failures_by_step(
+    client: Client, task_queue: str, since: datetime, steps: FailedSteps
+) -> list[FailedStep]:
     types = " OR ".join(f"WorkflowType = '{name}'" for name in TENANT_WORKFLOWS)
     query = f"({types}) AND ExecutionStatus = 'Failed' AND {_closed_since(task_queue, since)}"
     try:
@@ -151,8 +176,13 @@ async def _failures_by_step(client: Client, task_queue: str, since: datetime) ->
     reads = asyncio.Semaphore(8)
 
     async def failed_step(run: WorkflowExecution) -> tuple[str, str]:
-        async with reads:
-            return run.workflow_type, await _failed_step(client, run)
+        step = steps.get(run.run_id)
+        if step is None:
+            async with reads:
+                step = await _failed_step(client, run)
+            if step is not None:
+                steps.put(run.run_id, step)
+        return run.workflow_type, step or "unknown"
 
     counts = Counter(await asyncio.gather(*(failed_step(run) for run in runs)))
     return [
@@ -161,8 +191,9 @@ async def _failures_by_step(client: Client, task_queue: str, since: datetime) ->
     ]
 
 
-async def _failed_step(client: Client, run: WorkflowExecution) -> str:
-    """The step the run's final snapshot shows as failed ('unknown' if it cannot be read)."""
+async def _failed_step(client: Client, run: WorkflowExecution) -> str | None:
+    """The step the run's final snapshot shows as failed ('unknown' if it shows none; None if
+    Temporal cannot be read now: asked again next time)."""
     handle = client.get_workflow_handle(run.id, run_id=run.run_id)
     try:
         await handle.result(follow_runs=False)
@@ -176,6 +207,7 @@ async def _failed_step(client: Client, run: WorkflowExecution) -> str:
             return str(failed[-1])
     except RPCError as err:
         log.warning("ops summary: cannot read %s: %s", run.id, err)
+        return None
     return "unknown"
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
+from api import ops
 from api.main import create_app
 from core.settings import Settings
 from core.status import TenantStatus
@@ -55,7 +56,10 @@ async def summary_when(
 
 
 async def test_summary_counts_the_tenants_created_their_time_to_active_and_failures(
-    own_deployment: httpx.AsyncClient, settings: Settings
+    own_deployment: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    control_plane: AsyncEngine,
 ) -> None:
     api = own_deployment
     before = (await api.get("/api/ops/summary")).json()
@@ -92,6 +96,22 @@ async def test_summary_counts_the_tenants_created_their_time_to_active_and_failu
     # Its one worker polls the queue; nothing waits on it any more.
     assert after["taskQueue"]["workers"] == 1
     assert after["taskQueue"]["backlog"] == 0
+
+    # A closed run's failed step is read from Temporal once, then remembered by run id (a
+    # planted step is what a summary shows); the request's session is closed, not left idle in
+    # a transaction, while Temporal answers.
+    queue = after["taskQueue"]["name"]
+    handle = temporal_client.get_workflow_handle(f"provision-tenant-{failing}")
+    failed_run = (await handle.describe()).run_id
+    remembered = ops.FailedSteps()
+    async with AsyncSession(control_plane) as session:
+        await ops.summary(session, temporal_client, queue, remembered)
+        assert not session.in_transaction()
+    assert remembered.get(failed_run) == "create_tenant_database"
+    remembered.put(failed_run, "planted")
+    async with AsyncSession(control_plane) as session:
+        again = await ops.summary(session, temporal_client, queue, remembered)
+    assert [(f.step, f.count) for f in again.failures_by_step] == [("planted", 1)]
 
 
 async def test_summary_is_for_root_only(anonymous: httpx.AsyncClient) -> None:
