@@ -71,8 +71,10 @@ async def test_the_dark_colour_scheme_is_followed(
     await expect(detail_status(page)).to_have_text("Active")
 
     for selector in ("body", ".card"):
-        color = await page.locator(selector).first.evaluate(
-            "el => getComputedStyle(el).backgroundColor"
+        # Looked up and read in one task: the view re-renders live, and a handle to a node it
+        # just replaced reads "" (a detached element has no computed style).
+        color = await page.evaluate(
+            "s => getComputedStyle(document.querySelector(s)).backgroundColor", selector
         )
         red, green, blue = (int(part) for part in color[color.index("(") + 1 : -1].split(",")[:3])
         assert 0.2126 * red + 0.7152 * green + 0.0722 * blue < 60, (selector, color)
