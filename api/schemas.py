@@ -243,7 +243,9 @@ class BulkRequest(CamelModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    tenant_ids: list[TenantId] | None = Field(default=None, min_length=1, max_length=1000)
+    tenant_ids: list[Annotated[str, StringConstraints(max_length=63), NoControl]] | None = Field(
+        default=None, min_length=1, max_length=1000
+    )
     filter: BulkFilter | None = None
     concurrency: int = Field(default=10, ge=1, le=50)
 
