@@ -104,7 +104,11 @@ def ports_to_listen_on(env: dict[str, str], start_temporal: bool) -> dict[str, s
         ports |= {
             "TEMPORAL_PORT": env.get("TEMPORAL_PORT", "7233"),
             "TEMPORAL_UI_PORT": env.get("TEMPORAL_UI_PORT", "8233"),
+            "TEMPORAL_METRICS_PORT": env.get("TEMPORAL_METRICS_PORT", "7235"),
         }
+    worker_metrics = env.get("WORKER_METRICS_PORT", "9464")
+    if worker_metrics:  # empty: no endpoint
+        ports["WORKER_METRICS_PORT"] = worker_metrics
     if not env.get("SMTP_HOST"):
         ports["SMTP_PORT"] = env.get("SMTP_PORT", "1025")
     return ports
