@@ -209,6 +209,7 @@ def _as_dict(state: FleetProgress) -> dict[str, Any]:
         "running": state.running,
         "pending": state.pending,
         "failures": [{"tenant_id": f.tenant_id, "error": f.error} for f in state.failures],
+        "skips": [{"tenant_id": s.tenant_id, "reason": s.reason} for s in state.skips],
         "started_at": state.started_at,
         "finished_at": state.finished_at,
         "max_running": state.max_running,

@@ -369,9 +369,15 @@ class MigrationFailureOut(CamelModel):
     error: str
 
 
+class MigrationSkipOut(CamelModel):
+    tenant_id: str
+    reason: str
+
+
 class MigrationOut(CamelModel):
     """A rollout's state. `failures`: the first 100 failed tenants with their error (`failed`
-    counts them all); `maxRunning`: the most tenant migrations ever in flight at once."""
+    counts them all); `skips`: the first 100 skipped tenants and why; `maxRunning`: the most
+    tenant migrations ever in flight at once."""
 
     id: str
     workflow_id: str
@@ -384,6 +390,7 @@ class MigrationOut(CamelModel):
     running: int
     pending: int
     failures: list[MigrationFailureOut]
+    skips: list[MigrationSkipOut] = []
     started_at: datetime | None
     finished_at: datetime | None
     max_running: int = 0

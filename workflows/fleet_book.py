@@ -15,8 +15,10 @@ from core.status import TenantStatus
 from workflows import telemetry
 from workflows.fleet_models import (
     FAILURES_SHOWN,
+    SKIPS_SHOWN,
     FleetCarry,
     FleetFailure,
+    FleetSkip,
     FleetStatus,
     MigrateFleetInput,
 )
@@ -52,6 +54,8 @@ class FleetBook:
     def skip(self, tenant_id: str, reason: str) -> None:
         workflow.logger.debug("tenant %s skipped: %s", tenant_id, reason)
         self.state.skipped += 1
+        if len(self.state.skips) < SKIPS_SHOWN:
+            self.state.skips.append(FleetSkip(tenant_id, reason))
         telemetry.tenant_migrated("skipped")
         self.state.recount()
 

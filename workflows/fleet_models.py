@@ -16,6 +16,8 @@ MAX_CONCURRENCY = 50
 DEFAULT_CONCURRENCY = 5
 # Failures shown with their error; `failed` counts them all.
 FAILURES_SHOWN = 100
+# Skipped tenants listed with their reason (the first ones; `skipped` counts them all).
+SKIPS_SHOWN = 100
 # Tenants listed per activity call (one keyset page).
 BATCH_SIZE = 200
 # A run's history is continued as new past this many events (Temporal's limit is 51,200 and
@@ -45,6 +47,12 @@ class FleetFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class FleetSkip:
+    tenant_id: str
+    reason: str
+
+
 @dataclass
 class FleetProgress:
     rollout_id: str
@@ -72,6 +80,8 @@ class FleetProgress:
     pending: int = 0
     # How many runs the rollout has taken (it continues as new every ~EVENTS_PER_RUN events).
     runs: int = 1
+    # The first SKIPS_SHOWN skipped tenants and why.
+    skips: list[FleetSkip] = field(default_factory=list)
 
     def recount(self) -> None:
         """Pending from the counts; a total that turns out short (a tenant that became Active

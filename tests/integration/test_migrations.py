@@ -94,6 +94,9 @@ async def test_a_rollback_then_a_rollout_to_head_across_shared_and_isolated_tena
     # Already there: skipped at once, no child run.
     again = await rolled_out(api, "head", tenants)
     assert (again["status"], again["skipped"], again["succeeded"]) == ("Completed", 3, 0)
+    assert again["skips"] == [
+        {"tenantId": t, "reason": "already at the target revision"} for t in sorted(tenants)
+    ]
     listed = (await api.get("/api/migrations")).json()
     assert [r["id"] for r in listed[:3]] == [again["id"], forward["id"], back["id"]]
 
@@ -234,6 +237,8 @@ async def test_a_tenant_deleted_during_a_rollout_is_skipped(
         1,
         0,
     )
+    ((skip_id, reason),) = [(s["tenantId"], s["reason"]) for s in done["skips"]]
+    assert skip_id == second and reason
 
 
 async def test_a_second_rollout_is_refused_while_one_runs(
