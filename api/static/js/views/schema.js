@@ -299,6 +299,29 @@ function rolloutCard(initial, { onFinish }) {
             ),
           )
         : '',
+      (state.skips ?? []).length
+        ? h(
+            'details.bulk-details',
+            {},
+            h('summary', {}, `Skipped tenants (${state.skips.length.toLocaleString()} listed)`),
+            h(
+              'ul.bulk-list',
+              {},
+              state.skips.map((skip) =>
+                h(
+                  'li',
+                  { 'data-tenant-id': skip.tenantId, 'data-outcome': 'skipped' },
+                  h(
+                    'a.mono',
+                    { href: `#/tenants/${encodeURIComponent(skip.tenantId)}` },
+                    skip.tenantId,
+                  ),
+                  ` ${skip.reason ?? ''}`,
+                ),
+              ),
+            ),
+          )
+        : '',
       controls(state, show),
     );
     if (FINAL.has(state.status) && stream) {
