@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from core.database import create_oneshot_engine, with_database
@@ -87,6 +89,32 @@ async def wait_for_status(
         if time.monotonic() > deadline:
             raise AssertionError(f"{tenant_id} still {tenant['status']} after {within}s")
         await asyncio.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Account:
+    tenant_id: str
+    email: str
+    user_id: str
+    token: str
+
+
+async def tenant_admin_account(
+    api: httpx.AsyncClient, api_url: str, control_plane: AsyncEngine, prefix: str
+) -> Account:
+    """The admin of a fresh tenant, signed in (no stream open yet), with its user id."""
+    # tests.conftest imports this module: importing it at the top would be circular.
+    from tests.conftest import token_for
+
+    tenant_id = unique_tenant_id(prefix)
+    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
+    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
+    token = await token_for(api_url, tenant["adminEmail"], PASSWORD, tenant=tenant_id)
+    async with control_plane.connect() as conn:
+        user_id = await conn.scalar(
+            text("SELECT id::text FROM users WHERE tenant_id = :t"), {"t": tenant_id}
+        )
+    return Account(tenant_id, tenant["adminEmail"], str(user_id), token)
 
 
 async def occupy_database_name(settings: Settings, tenant_id: str) -> str:

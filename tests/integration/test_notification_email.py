@@ -4,7 +4,6 @@ to a user who opted out."""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import TypeVar
@@ -18,17 +17,14 @@ from api.main import create_app
 from api.notification_mail import NotificationMailer, message_id
 from core.database import create_engine
 from core.settings import Settings
-from core.status import TenantStatus
 from devstack.smtp_sink import Collector
 from tests.api_process import api_process
-from tests.conftest import token_for
 from tests.helpers import (
-    PASSWORD,
+    Account,
     listen,
     serve_in_thread,
-    tenant_body,
+    tenant_admin_account,
     unique_tenant_id,
-    wait_for_status,
 )
 
 pytestmark = pytest.mark.integration
@@ -58,26 +54,10 @@ def mails(sink: Collector, notification_id: int) -> list[EmailMessage]:
     return [m for m in sink.messages if m["Message-ID"] == message_id(notification_id)]
 
 
-@dataclass(frozen=True)
-class Account:
-    tenant_id: str
-    email: str
-    user_id: str
-    token: str
-
-
 @pytest.fixture
 async def admin(api: httpx.AsyncClient, api_url: str, control_plane: AsyncEngine) -> Account:
     """The admin of a fresh tenant, signed in (no stream open yet)."""
-    tenant_id = unique_tenant_id("mail")
-    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
-    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
-    token = await token_for(api_url, tenant["adminEmail"], PASSWORD, tenant=tenant_id)
-    async with control_plane.connect() as conn:
-        user_id = await conn.scalar(
-            text("SELECT id::text FROM users WHERE tenant_id = :t"), {"t": tenant_id}
-        )
-    return Account(tenant_id, tenant["adminEmail"], str(user_id), token)
+    return await tenant_admin_account(api, api_url, control_plane, "mail")
 
 
 @pytest.fixture

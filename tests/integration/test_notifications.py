@@ -5,7 +5,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -27,10 +26,12 @@ from tests.api_process import api_process
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, token_for
 from tests.helpers import (
     PASSWORD,
+    Account,
     Listener,
     listen,
     occupy_database_name,
     serve_in_thread,
+    tenant_admin_account,
     tenant_body,
     unique_tenant_id,
     wait_for_status,
@@ -234,24 +235,10 @@ async def test_offline_user_gets_it_on_connect_once(api: httpx.AsyncClient, api_
     assert ids == sorted(ids) and int(event_id) in ids
 
 
-@dataclass(frozen=True)
-class User:
-    token: str
-    id: str
-
-
 @pytest.fixture
-async def other_user(api: httpx.AsyncClient, api_url: str, control_plane: AsyncEngine) -> User:
+async def other_user(api: httpx.AsyncClient, api_url: str, control_plane: AsyncEngine) -> Account:
     """A second signed-in user (the admin of a fresh tenant): its token and its user id."""
-    tenant_id = unique_tenant_id("other")
-    assert (await api.post("/api/tenants", json=tenant_body(tenant_id))).status_code == 202
-    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE})
-    token = await token_for(api_url, tenant["adminEmail"], PASSWORD, tenant=tenant_id)
-    async with control_plane.connect() as conn:
-        user_id = await conn.scalar(
-            text("SELECT id::text FROM users WHERE tenant_id = :t"), {"t": tenant_id}
-        )
-    return User(token, str(user_id))
+    return await tenant_admin_account(api, api_url, control_plane, "other")
 
 
 async def until(condition: Callable[[], T], within: float = 10.0) -> T:
@@ -294,12 +281,12 @@ async def notify_and_wait(engine: AsyncEngine, user_id: str, tab: Listener) -> N
 
 
 async def test_a_lower_id_that_commits_after_a_higher_one_still_reaches_the_stream(
-    other_user: User, api_url: str, control_plane: AsyncEngine
+    other_user: Account, api_url: str, control_plane: AsyncEngine
 ) -> None:
     early, late = unique_tenant_id("early"), unique_tenant_id("late")
     async with control_plane.connect() as slow, control_plane.connect() as quick:
-        low = await insert_notification(slow, other_user.id, early)  # not committed yet
-        high = await insert_notification(quick, other_user.id, late)
+        low = await insert_notification(slow, other_user.user_id, early)  # not committed yet
+        high = await insert_notification(quick, other_user.user_id, late)
         await quick.commit()
         assert low < high
         tab = await listen(api_url, other_user.token)
@@ -315,12 +302,12 @@ async def test_a_lower_id_that_commits_after_a_higher_one_still_reaches_the_stre
 
 
 async def test_a_reconnect_gets_a_lower_id_that_committed_while_it_was_away(
-    other_user: User, api_url: str, control_plane: AsyncEngine
+    other_user: Account, api_url: str, control_plane: AsyncEngine
 ) -> None:
     early, late = unique_tenant_id("early"), unique_tenant_id("late")
     async with control_plane.connect() as slow, control_plane.connect() as quick:
-        await insert_notification(slow, other_user.id, early)
-        await insert_notification(quick, other_user.id, late)
+        await insert_notification(slow, other_user.user_id, early)
+        await insert_notification(quick, other_user.user_id, late)
         await quick.commit()
         first = await listen(api_url, other_user.token)
         try:
@@ -337,7 +324,7 @@ async def test_a_reconnect_gets_a_lower_id_that_committed_while_it_was_away(
 
 
 async def test_live_streams_get_late_commits_in_any_order_exactly_once(
-    other_user: User, api_url: str, control_plane: AsyncEngine
+    other_user: Account, api_url: str, control_plane: AsyncEngine
 ) -> None:
     about = [unique_tenant_id(f"n{i}") for i in range(4)]
     tab = await listen(api_url, other_user.token)
@@ -345,7 +332,7 @@ async def test_live_streams_get_late_commits_in_any_order_exactly_once(
         async with AsyncExitStack() as stack:
             conns = [await stack.enter_async_context(control_plane.connect()) for _ in about]
             for conn, tenant_id in zip(conns, about, strict=True):
-                await insert_notification(conn, other_user.id, tenant_id)
+                await insert_notification(conn, other_user.user_id, tenant_id)
             for conn, tenant_id in reversed(list(zip(conns, about, strict=True))):
                 await conn.commit()
                 await tab.wait_for(tenant_id, within=10)
@@ -353,7 +340,7 @@ async def test_live_streams_get_late_commits_in_any_order_exactly_once(
         # past all four again, so a repeated copy would have been delivered by then.
         sentinel = unique_tenant_id("after")
         async with control_plane.begin() as conn:
-            await insert_notification(conn, other_user.id, sentinel)
+            await insert_notification(conn, other_user.user_id, sentinel)
         await tab.wait_for(sentinel, within=10)
     finally:
         await tab.close()
@@ -361,20 +348,20 @@ async def test_live_streams_get_late_commits_in_any_order_exactly_once(
 
 
 async def test_a_dropped_listen_connection_is_replaced_and_delivery_stays_prompt(
-    other_user: User, api_url: str, api_app: FastAPI, control_plane: AsyncEngine
+    other_user: Account, api_url: str, api_app: FastAPI, control_plane: AsyncEngine
 ) -> None:
     hub = api_app.state.notification_hub
     pid = await until(lambda: hub.listener_pid)
     tab = await listen(api_url, other_user.token)
     tenant_id = unique_tenant_id("after-kill")
     try:
-        await notify_and_wait(control_plane, other_user.id, tab)  # the stream is waiting
+        await notify_and_wait(control_plane, other_user.user_id, tab)  # the stream is waiting
         async with control_plane.connect() as conn:
             # Cut the connection server-side, as a restart or a dropped link would.
             assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             gone = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
             await until_async(lambda: conn.scalar(gone, {"pid": pid}))
-            await insert_notification(conn, other_user.id, tenant_id)
+            await insert_notification(conn, other_user.user_id, tenant_id)
             await conn.commit()
         started = time.monotonic()
         # The stream's own fallback read comes FALLBACK_SECONDS after it opened: well after.
@@ -386,7 +373,7 @@ async def test_a_dropped_listen_connection_is_replaced_and_delivery_stays_prompt
 
 
 async def test_a_half_open_listen_connection_is_noticed_and_streams_still_get_notified(
-    other_user: User, settings: Settings, control_plane: AsyncEngine
+    other_user: Account, settings: Settings, control_plane: AsyncEngine
 ) -> None:
     assert settings.database_url
     url = make_url(settings.database_url)
@@ -400,10 +387,10 @@ async def test_a_half_open_listen_connection_is_noticed_and_streams_still_get_no
             tab = await listen(api_url, other_user.token)
             tenant_id = unique_tenant_id("half-open")
             try:
-                await notify_and_wait(control_plane, other_user.id, tab)  # the stream waits
+                await notify_and_wait(control_plane, other_user.user_id, tab)  # the stream waits
                 proxy.cut_listener()
                 async with control_plane.begin() as conn:
-                    await insert_notification(conn, other_user.id, tenant_id)
+                    await insert_notification(conn, other_user.user_id, tenant_id)
                 started = time.monotonic()
                 # Unnoticed, the stream would read only on its FALLBACK_SECONDS timer.
                 await tab.wait_for(tenant_id, within=FALLBACK_SECONDS * 2 / 3)
