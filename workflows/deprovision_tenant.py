@@ -10,23 +10,21 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import AttemptFailure, TenantRef
-    from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
+    from activities.models import TenantRef
+    from activities.progress import describe_error
     from core.status import TenantStatus
     from workflows.models import (
-        PROGRESS_QUERY,
         DeprovisionTenantInput,
         NotificationType,
         OperationResult,
-        Progress,
         StepName,
     )
     from workflows.removal import delete_users, drop_storage
-    from workflows.tracking import Tracker
+    from workflows.tracking import TrackedWorkflow, Tracker
 
 
 @workflow.defn(name="DeprovisionTenant")
-class DeprovisionTenant:
+class DeprovisionTenant(TrackedWorkflow):
     @workflow.init
     def __init__(self, input: DeprovisionTenantInput) -> None:
         steps = [StepName.DROP_DATABASE, StepName.DELETE_USERS, StepName.MARK_DELETED]
@@ -67,11 +65,3 @@ class DeprovisionTenant:
         self, input: DeprovisionTenantInput, type: NotificationType, text: str
     ) -> None:
         await self.tracker.notify(input.initiated_by, input.operation_id, type.value, text)
-
-    @workflow.query(name=PROGRESS_QUERY)
-    def progress(self) -> Progress:
-        return self.tracker.progress
-
-    @workflow.signal(name=ATTEMPT_FAILED_SIGNAL)
-    def attempt_failed(self, failure: AttemptFailure) -> None:
-        self.tracker.attempt_failed(failure)

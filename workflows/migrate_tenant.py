@@ -21,8 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import TENANT_BUSY
-    from activities.models import AttemptFailure
-    from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
+    from activities.progress import describe_error
     from activities.schema_migrations import (
         MigrationBegin,
         MigrationEnd,
@@ -35,16 +34,14 @@ with workflow.unsafe.imports_passed_through():
     from core.status import TenantStatus
     from workflows import policies
     from workflows.models import (
-        PROGRESS_QUERY,
         TENANT_ID,
         TENANT_SCHEMA_REVISION,
         MigrateTenantInput,
         MigrateTenantResult,
         MigrationOutcome,
-        Progress,
         StepName,
     )
-    from workflows.tracking import Tracker, options
+    from workflows.tracking import TrackedWorkflow, Tracker, options
 
 Outcome = MigrationOutcome
 
@@ -54,7 +51,7 @@ def migrate_tenant_workflow_id(tenant_id: str, rollout_id: str) -> str:
 
 
 @workflow.defn(name="MigrateTenant")
-class MigrateTenant:
+class MigrateTenant(TrackedWorkflow):
     @workflow.init
     def __init__(self, input: MigrateTenantInput) -> None:
         steps = [StepName.MIGRATE_SCHEMA, StepName.ACTIVATE]
@@ -171,14 +168,6 @@ class MigrateTenant:
         """Set a search attribute, unless the run already has that value (set at its start)."""
         if value is not None and workflow.info().typed_search_attributes.get(key) != value:
             workflow.upsert_search_attributes([key.value_set(value)])
-
-    @workflow.query(name=PROGRESS_QUERY)
-    def progress(self) -> Progress:
-        return self.tracker.progress
-
-    @workflow.signal(name=ATTEMPT_FAILED_SIGNAL)
-    def attempt_failed(self, failure: AttemptFailure) -> None:
-        self.tracker.attempt_failed(failure)
 
 
 class _Ended(NamedTuple):

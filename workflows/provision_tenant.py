@@ -17,29 +17,26 @@ with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.models import (
         AdminUser,
-        AttemptFailure,
         Migrated,
         TenantRef,
         TenantStorage,
         WelcomeEmail,
     )
-    from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
+    from activities.progress import describe_error
     from activities.tenant_storage import TenantStorageActivities
     from core.status import TenantStatus
     from workflows import policies, telemetry
     from workflows.models import (
         CANCEL_REQUESTED_BY_SIGNAL,
-        PROGRESS_QUERY,
         TENANT_SCHEMA_REVISION,
         NotificationType,
-        Progress,
         ProvisionTenantInput,
         ProvisionTenantResult,
         StepName,
         canceller,
     )
     from workflows.removal import delete_users, drop_storage
-    from workflows.tracking import Tracker, options
+    from workflows.tracking import TrackedWorkflow, Tracker, options
 
 # workflow.patched() id: compensation removes everything the tenant owns (earlier runs' too).
 COMPENSATE_ALL = "compensate-everything-the-tenant-owns"
@@ -67,7 +64,7 @@ PROVISION_STEPS = [
 
 
 @workflow.defn(name="ProvisionTenant")
-class ProvisionTenant:
+class ProvisionTenant(TrackedWorkflow):
     @workflow.init
     def __init__(self, input: ProvisionTenantInput) -> None:
         self.tracker = Tracker(input.tenant_id, input.name, "ProvisionTenant", PROVISION_STEPS)
@@ -237,14 +234,6 @@ class ProvisionTenant:
             by = canceller(workflow.cancellation_reason()) or self._cancelled_by
             user = by or user
         await self.tracker.notify(user, input.operation_id, type.value, text)
-
-    @workflow.query(name=PROGRESS_QUERY)
-    def progress(self) -> Progress:
-        return self.tracker.progress
-
-    @workflow.signal(name=ATTEMPT_FAILED_SIGNAL)
-    def attempt_failed(self, failure: AttemptFailure) -> None:
-        self.tracker.attempt_failed(failure)
 
     @workflow.signal(name=CANCEL_REQUESTED_BY_SIGNAL)
     def cancel_requested_by(self, user_id: str) -> None:

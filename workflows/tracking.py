@@ -15,11 +15,11 @@ from temporalio.workflow import ActivityCancellationType
 
 from activities.control_plane import ControlPlaneActivities
 from activities.models import AttemptFailure, NotificationRequest, StatusChange
-from activities.progress import describe_error
+from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
 from activities.translate import describe_detail
 from core.status import TenantStatus
 from workflows import policies, telemetry
-from workflows.models import TENANT_STATUS, Progress, StepProgress, StepStatus
+from workflows.models import PROGRESS_QUERY, TENANT_STATUS, Progress, StepProgress, StepStatus
 
 T = TypeVar("T")
 
@@ -249,6 +249,22 @@ class Tracker:
     def touch(self) -> None:
         self.progress.updated_at = workflow.now()
         self.progress.version += 1
+
+
+class TrackedWorkflow:
+    """The handlers every tenant workflow answers with its tracker: the progress query and the
+    failed-attempt reports of its activities. Queries and signals add no commands: moving them
+    here changes no history."""
+
+    tracker: Tracker
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> Progress:
+        return self.tracker.progress
+
+    @workflow.signal(name=ATTEMPT_FAILED_SIGNAL)
+    def attempt_failed(self, failure: AttemptFailure) -> None:
+        self.tracker.attempt_failed(failure)
 
 
 def _error_type(err: ActivityError) -> str:

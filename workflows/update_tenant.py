@@ -7,23 +7,21 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from activities.control_plane import ControlPlaneActivities
-    from activities.models import AttemptFailure, TenantUpdate
-    from activities.progress import ATTEMPT_FAILED_SIGNAL, describe_error
+    from activities.models import TenantUpdate
+    from activities.progress import describe_error
     from core.status import TenantStatus
     from workflows import policies
     from workflows.models import (
-        PROGRESS_QUERY,
         NotificationType,
         OperationResult,
-        Progress,
         StepName,
         UpdateTenantInput,
     )
-    from workflows.tracking import Tracker, options
+    from workflows.tracking import TrackedWorkflow, Tracker, options
 
 
 @workflow.defn(name="UpdateTenant")
-class UpdateTenant:
+class UpdateTenant(TrackedWorkflow):
     @workflow.init
     def __init__(self, input: UpdateTenantInput) -> None:
         steps = [StepName.APPLY_UPDATE, StepName.ACTIVATE]
@@ -73,11 +71,3 @@ class UpdateTenant:
         # the wording can change without breaking the replay of recorded histories).
         text = f"Changes to tenant '{input.name}' {what}"
         await self.tracker.notify(input.initiated_by, input.operation_id, type.value, text)
-
-    @workflow.query(name=PROGRESS_QUERY)
-    def progress(self) -> Progress:
-        return self.tracker.progress
-
-    @workflow.signal(name=ATTEMPT_FAILED_SIGNAL)
-    def attempt_failed(self, failure: AttemptFailure) -> None:
-        self.tracker.attempt_failed(failure)
