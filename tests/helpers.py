@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
-from sqlalchemy import make_url, text
+from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -132,6 +132,27 @@ async def occupy_database_name(settings: Settings, tenant_id: str) -> str:
         await conn.execute(text("CREATE TABLE someone_elses_data (id int)"))
     await stranger.dispose()
     return taken
+
+
+async def poll_database(
+    url: str | URL,
+    query: str,
+    done: Callable[[Any], bool],
+    params: dict[str, Any] | None = None,
+    *,
+    within: float = 30.0,
+    every: float = 0.05,
+) -> None:
+    """Until `done` holds for the value `query` returns, read on a connection of its own to
+    `url`, each read in a new transaction (so it sees what other sessions did meanwhile)."""
+    engine = create_oneshot_engine(url)
+    try:
+        async with asyncio.timeout(within), engine.connect() as conn:
+            while not done(await conn.scalar(text(query), params or {})):
+                await conn.rollback()
+                await asyncio.sleep(every)
+    finally:
+        await engine.dispose()
 
 
 async def drop_database(settings: Settings, name: str) -> None:

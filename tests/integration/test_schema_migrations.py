@@ -13,11 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
-from core.database import create_oneshot_engine, with_database
+from core.database import with_database
 from core.schema import tenant_revisions
 from core.settings import Settings
 from core.status import TenantStatus as S
-from tests.helpers import listed_runs, step_held, tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import (
+    listed_runs,
+    poll_database,
+    step_held,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+)
 from tests.tenant_schema import (
     at_t0002,
     at_t0003,
@@ -229,20 +236,13 @@ async def test_a_cancelled_migration_rolls_back_whole_and_the_tenant_stays_where
 async def wait_for_lock_wait(settings: Settings, database: str) -> None:
     """Until a session of `database` waits for a table lock (the migration, mid-transaction)."""
     assert settings.database_url
-    engine = create_oneshot_engine(with_database(settings.database_url, database))
-    try:
-        async with asyncio.timeout(30), engine.connect() as conn:
-            while not await conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-                    "WHERE NOT l.granted AND l.locktype = 'relation' AND d.datname = :d"
-                ),
-                {"d": database},
-            ):
-                await conn.rollback()
-                await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
+    await poll_database(
+        with_database(settings.database_url, database),
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        "WHERE NOT l.granted AND l.locktype = 'relation' AND d.datname = :d",
+        bool,
+        {"d": database},
+    )
 
 
 async def test_a_terminated_migration_is_settled_active_at_its_real_revision(
@@ -267,19 +267,13 @@ async def test_a_terminated_migration_is_settled_active_at_its_real_revision(
 async def wait_until_nobody_waits_for_a_lock(settings: Settings) -> None:
     """Until no session of the control plane waits for an advisory lock."""
     assert settings.database_url
-    engine = create_oneshot_engine(settings.database_url)
-    try:
-        async with asyncio.timeout(30), engine.connect() as conn:
-            while await conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND wait_event = 'advisory' AND query LIKE '%pg_advisory_lock%'"
-                )
-            ):
-                await conn.rollback()
-                await asyncio.sleep(0.1)
-    finally:
-        await engine.dispose()
+    await poll_database(
+        settings.database_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND wait_event = 'advisory' AND query LIKE '%pg_advisory_lock%'",
+        lambda waiting: waiting == 0,
+        every=0.1,
+    )
 
 
 async def test_get_schema_counts_tenants_per_revision(
