@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import aconnect_sse
+from httpx_sse import ServerSentEvent, aconnect_sse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Replayer
@@ -314,21 +314,23 @@ async def test_commands_that_do_not_apply_are_409_and_unknown_rollouts_404(
     assert (await api.post("/api/migrations/20990101-0000-abcd/pause")).status_code == 404
 
 
+async def progress_events(client: httpx.AsyncClient, url: str) -> list[ServerSentEvent]:
+    """Every `progress` event of a rollout's stream, until the stream ends."""
+    async with aconnect_sse(client, "GET", url) as source:
+        assert source.response.status_code == 200
+        return [event async for event in source.aiter_sse() if event.event == "progress"]
+
+
 async def test_the_stream_sends_each_change_until_the_end_then_204(
     api: httpx.AsyncClient, api_url: str, root_token: str
 ) -> None:
     tenants = await active_tenants(api, 2)
     rollout_id = await start(api, PREVIOUS, tenants, concurrency=1)
     url = f"/api/migrations/{rollout_id}/events?access_token={root_token}"
-    seen: list[dict[str, Any]] = []
-    ids: list[int] = []
     async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
-        async with aconnect_sse(client, "GET", url) as source:
-            assert source.response.status_code == 200
-            async for event in source.aiter_sse():
-                if event.event == "progress":
-                    seen.append(event.json())
-                    ids.append(int(event.id))
+        events = await progress_events(client, url)
+        seen = [event.json() for event in events]
+        ids = [int(event.id) for event in events]
         assert seen[-1]["status"] == "Completed"
         assert [s["status"] for s in seen[:-1]] == ["Running"] * (len(seen) - 1)
         assert ids == sorted(set(ids))
@@ -366,13 +368,8 @@ async def test_the_stream_follows_the_rollout_across_continue_as_new_to_its_end(
             MigrateFleet.run, arg, id=workflow_id, task_queue=settings.fleet_queue
         )
     url = f"/api/migrations/{rollout_id}/events?access_token={root_token}"
-    seen: list[dict[str, Any]] = []
     async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
-        async with aconnect_sse(client, "GET", url) as source:
-            assert source.response.status_code == 200
-            async for event in source.aiter_sse():
-                if event.event == "progress":
-                    seen.append(event.json())
+        seen = [event.json() for event in await progress_events(client, url)]
     assert (seen[-1]["status"], seen[-1]["succeeded"], seen[-1]["pending"]) == ("Completed", 3, 0)
     # It did continue as new (more than once): the run the stream ended on is not the first.
     last_run = (await temporal_client.get_workflow_handle(workflow_id).describe()).run_id
