@@ -31,8 +31,13 @@ def search_attributes(tenant_id: str, status: TenantStatus) -> TypedSearchAttrib
 
 
 def tenant_search_attributes(tenant_id: str, schema_revision: str | None) -> TypedSearchAttributes:
-    """For a MigrateTenant run's start: its tenant and the revision it was listed at (if known)."""
-    pairs: list[SearchAttributePair[str]] = [SearchAttributePair(TENANT_ID, tenant_id)]
+    """For a MigrateTenant run's start: its tenant, the revision it was listed at (if known),
+    and Migrating from the first moment: its first step moves the row to Migrating, and a run
+    stopped from outside right after must already be one the API's sweep looks for."""
+    pairs: list[SearchAttributePair[str]] = [
+        SearchAttributePair(TENANT_ID, tenant_id),
+        SearchAttributePair(TENANT_STATUS, TenantStatus.MIGRATING.value),
+    ]
     if schema_revision is not None:
         pairs.append(SearchAttributePair(TENANT_SCHEMA_REVISION, schema_revision))
     return TypedSearchAttributes(pairs)
