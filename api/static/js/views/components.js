@@ -25,6 +25,23 @@ export function deactivatedMarker(tenant) {
   );
 }
 
+/** A tenant's page heading: its name over its status and id (the tenant's own page and the
+ * operator's detail page alike). */
+export function tenantHeading(tenant) {
+  return h(
+    'div',
+    {},
+    h('h1', { tabindex: '-1' }, tenant.name),
+    h(
+      'div.status-line',
+      {},
+      statusBadge(tenant.status),
+      deactivatedMarker(tenant),
+      h('span.mono.subtle', {}, tenant.id),
+    ),
+  );
+}
+
 export function timeText(iso) {
   return iso ? h('time', { datetime: iso }, formatDate(iso)) : h('span.subtle', {}, '—');
 }

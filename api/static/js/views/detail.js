@@ -7,7 +7,7 @@ import { isTerminal } from '../format.js';
 import * as streams from '../streams.js';
 import { refreshTenant, store } from '../store.js';
 import { ACTIONS, CALLS, CONFIRMATIONS, STARTED, failure, result } from './actions.js';
-import { confirmDialog, deactivatedMarker, statusBadge } from './components.js';
+import { confirmDialog, tenantHeading } from './components.js';
 import { editForm } from './edit.js';
 import { historyCard } from './history.js';
 import { errorCallout, facts, progressCard } from './sections.js';
@@ -104,18 +104,7 @@ export function mountDetail(main, { id, config }) {
     return h(
       'div.page-head.detail-head',
       {},
-      h(
-        'div',
-        {},
-        h('h1', { tabindex: '-1' }, tenant.name),
-        h(
-          'div.status-line',
-          {},
-          statusBadge(tenant.status),
-          deactivatedMarker(tenant),
-          h('span.mono.subtle', {}, tenant.id),
-        ),
-      ),
+      tenantHeading(tenant),
       available.length > 0 &&
         h(
           'div.page-actions',

@@ -6,7 +6,7 @@ import { h } from '../dom.js';
 import { isBusy, storageText } from '../format.js';
 import * as streams from '../streams.js';
 import { refreshTenant, store } from '../store.js';
-import { deactivatedMarker, statusBadge, timeText } from './components.js';
+import { tenantHeading, timeText } from './components.js';
 import { errorCallout, progressCard } from './sections.js';
 
 // An operator may start an operation on this tenant at any time: look at the row now and then
@@ -41,24 +41,7 @@ export function mountHome(main, { tenantId, config }) {
     shown = key;
     document.title = `${tenant.name} · Tenantflow`;
     const focused = head.contains(document.activeElement);
-    head.replaceChildren(
-      h(
-        'div.page-head.detail-head',
-        {},
-        h(
-          'div',
-          {},
-          h('h1', { tabindex: '-1' }, tenant.name),
-          h(
-            'div.status-line',
-            {},
-            statusBadge(tenant.status),
-            deactivatedMarker(tenant),
-            h('span.mono.subtle', {}, tenant.id),
-          ),
-        ),
-      ),
-    );
+    head.replaceChildren(h('div.page-head.detail-head', {}, tenantHeading(tenant)));
     if (focused) head.querySelector('h1').focus({ preventScroll: true });
     const announcement = `Status: ${tenant.status}`;
     if (announcer.textContent !== announcement) announcer.textContent = announcement;
