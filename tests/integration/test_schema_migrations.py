@@ -4,13 +4,15 @@ a failure leaves the tenant Active at its old revision with the error, the lifec
 operations off a Migrating tenant, and GET /api/schema counts tenants per revision."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
 from core.database import with_database
@@ -34,7 +36,7 @@ from tests.tenant_schema import (
     stored_schema,
     tenant_storage,
 )
-from workflows.models import MigrationOutcome
+from workflows.models import MigrateTenantResult, MigrationOutcome
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +48,19 @@ async def provisioned(api: httpx.AsyncClient, isolated: bool = False) -> dict[st
     response = await api.post("/api/tenants", json=tenant_body(tenant_id, isolated=isolated))
     assert response.status_code == 202, response.text
     return await wait_for_status(api, tenant_id, {S.ACTIVE})
+
+
+@asynccontextmanager
+async def held_migrating(
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> AsyncIterator[tuple[dict[str, Any], WorkflowHandle[Any, MigrateTenantResult]]]:
+    """A fresh tenant Migrating to t0002, its run held inside the migration step until the block
+    ends; yields the tenant (as it was when Active) and the run."""
+    tenant = await provisioned(api)
+    async with step_held(settings, tenant["id"], "migrate_tenant_database"):
+        handle = await start_migration(temporal_client, settings, tenant["id"], "t0002")
+        await wait_for_status(api, tenant["id"], {S.MIGRATING})
+        yield tenant, handle
 
 
 async def row(api: httpx.AsyncClient, tenant_id: str) -> dict[str, Any]:
@@ -182,10 +197,7 @@ async def test_a_deleted_tenant_is_skipped(
 async def test_operations_on_a_migrating_tenant_get_409_and_the_migration_finishes(
     api: httpx.AsyncClient, settings: Settings, temporal_client: Client
 ) -> None:
-    tenant = await provisioned(api)
-    async with step_held(settings, tenant["id"], "migrate_tenant_database"):
-        handle = await start_migration(temporal_client, settings, tenant["id"], "t0002")
-        await wait_for_status(api, tenant["id"], {S.MIGRATING})
+    async with held_migrating(api, settings, temporal_client) as (tenant, handle):
         answers = {
             "edited": await api.put(
                 f"/api/tenants/{tenant['id']}", json={"name": "Renamed", "isActive": True}
@@ -248,10 +260,7 @@ async def wait_for_lock_wait(settings: Settings, database: str) -> None:
 async def test_a_terminated_migration_is_settled_active_at_its_real_revision(
     api: httpx.AsyncClient, settings: Settings, temporal_client: Client
 ) -> None:
-    tenant = await provisioned(api)
-    async with step_held(settings, tenant["id"], "migrate_tenant_database"):
-        handle = await start_migration(temporal_client, settings, tenant["id"], "t0002")
-        await wait_for_status(api, tenant["id"], {S.MIGRATING})
+    async with held_migrating(api, settings, temporal_client) as (tenant, handle):
         await handle.terminate("stuck")
         # The API's sweep: Active again, at the revision its storage holds.
         after = await wait_for_status(api, tenant["id"], {S.ACTIVE})
