@@ -39,10 +39,17 @@ async def _notification_events(
         # that reached this stream" (a late lower row is found again by its delivery mark).
         high = last_id or 0
         while True:
-            for row in rows:
-                high = max(high, row.id)
-                yield _event(row, high)
-            await hub.mark_delivered(rows)
+            sent: list[Notification] = []
+            try:
+                for row in rows:
+                    high = max(high, row.id)
+                    yield _event(row, high)
+                    sent.append(row)  # resumed: the event was written
+            finally:
+                # Also when the client leaves right after an event (the stream is closed at
+                # its yield, or cancelled while marking): what it was sent is not "missed"
+                # and must not be e-mailed later.
+                await asyncio.shield(hub.mark_delivered(sent))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), hub.poll_seconds)
             wake.clear()
