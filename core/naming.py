@@ -46,6 +46,8 @@ _preparer = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-
 
 def validate_tenant_id(tenant_id: str) -> str:
     """Return the id if it is a valid, unreserved tenant id; raise ValueError saying why not."""
+    if not tenant_id:
+        raise ValueError("Enter an ID")
     if not TENANT_ID_PATTERN.fullmatch(tenant_id):
         raise ValueError(TENANT_ID_RULE)
     if tenant_id in RESERVED_TENANT_IDS or tenant_id.startswith("pg-"):

@@ -36,6 +36,7 @@ async def assert_nothing_started(api: httpx.AsyncClient, client: Client, tenant_
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
+        ("id", "", "Enter an ID"),
         ("id", "Acme", "lowercase slug"),
         ("id", "ab", "lowercase slug"),
         ("id", "1acme", "lowercase slug"),
