@@ -6,10 +6,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -25,6 +25,8 @@ from core.settings import Settings
 from core.status import TenantStatus
 
 PASSWORD = "s3cret-pass"
+
+T = TypeVar("T")
 
 
 def unique_tenant_id(prefix: str = "t") -> str:
@@ -70,6 +72,24 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+async def until_value(condition: Callable[[], Awaitable[T]], within: float = 30.0) -> T:
+    """Await `condition()` until it returns something truthy; return that."""
+    async with asyncio.timeout(within):
+        while True:
+            if value := await condition():
+                return value
+            await asyncio.sleep(0.05)
+
+
+async def until_value_sync(condition: Callable[[], T], within: float = 30.0) -> T:
+    """`until_value` for a plain function (state another thread or task changes)."""
+
+    async def check() -> T:
+        return condition()
+
+    return await until_value(check, within)
 
 
 async def wait_for_status(

@@ -3,10 +3,9 @@ time is e-mailed once (whatever number of API processes sweep), a delivered one 
 to a user who opted out."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -25,29 +24,14 @@ from tests.helpers import (
     serve_in_thread,
     tenant_admin_account,
     unique_tenant_id,
+    until_value,
+    until_value_sync,
 )
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
-
 # Short for the tests; 600 s by default.
 DELAY_SECONDS = 1.0
-
-
-async def until(condition: Callable[[], Awaitable[T]], within: float = 30.0) -> T:
-    async with asyncio.timeout(within):
-        while True:
-            if value := await condition():
-                return value
-            await asyncio.sleep(0.05)
-
-
-async def until_sync(condition: Callable[[], T], within: float = 30.0) -> T:
-    async def check() -> T:
-        return condition()
-
-    return await until(check, within)
 
 
 def mails(sink: Collector, notification_id: int) -> list[EmailMessage]:
@@ -138,9 +122,9 @@ async def test_an_undelivered_notification_is_emailed_once_with_a_stable_message
     # The admin is told their tenant is ready (written just after it became Active).
     created = text("SELECT id FROM notifications WHERE user_id = :u AND type = 'TenantCreated'")
     async with control_plane.connect() as conn:
-        notification_id = await until(lambda: conn.scalar(created, {"u": admin.user_id}))
+        notification_id = await until_value(lambda: conn.scalar(created, {"u": admin.user_id}))
 
-    [mail] = await until_sync(lambda: mails(smtp_server, notification_id))
+    [mail] = await until_value_sync(lambda: mails(smtp_server, notification_id))
     assert mail["To"] == admin.email
     assert mail["Subject"] == f"Tenantflow: Tenant 'Tenant {admin.tenant_id}' is ready"
     assert mail["Auto-Submitted"] == "auto-generated"
@@ -149,7 +133,7 @@ async def test_an_undelivered_notification_is_emailed_once_with_a_stable_message
 
     # Both processes sweep again after it went out, and so does a third sweeper: no second copy.
     seen = two_api_processes.sweeps
-    await until_sync(lambda: two_api_processes.sweeps >= seen + 2)
+    await until_value_sync(lambda: two_api_processes.sweeps >= seen + 2)
     await mailer(mailer_engine, settings).send_due()
     assert len(mails(smtp_server, notification_id)) == 1
     assert await emailed(control_plane, notification_id)
@@ -192,7 +176,7 @@ async def test_a_notification_a_stream_took_is_not_emailed(
         await tab.close()
     delivered = text("SELECT delivered_at IS NOT NULL FROM notifications WHERE id = :id")
     async with control_plane.connect() as conn:
-        await until(lambda: conn.scalar(delivered, {"id": seen}))
+        await until_value(lambda: conn.scalar(delivered, {"id": seen}))
     missed = await insert_notification(control_plane, admin.user_id, missed_about)
 
     await drain(control_plane, settings)

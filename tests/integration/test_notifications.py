@@ -3,9 +3,9 @@ every tab, on any API process; nobody else."""
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -34,13 +34,13 @@ from tests.helpers import (
     tenant_admin_account,
     tenant_body,
     unique_tenant_id,
+    until_value,
+    until_value_sync,
     wait_for_status,
 )
 from tests.tcp_proxy import HalfOpenProxy
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -241,22 +241,6 @@ async def other_user(api: httpx.AsyncClient, api_url: str, control_plane: AsyncE
     return await tenant_admin_account(api, api_url, control_plane, "other")
 
 
-async def until(condition: Callable[[], T], within: float = 10.0) -> T:
-    async with asyncio.timeout(within):
-        while True:
-            if value := condition():
-                return value
-            await asyncio.sleep(0.05)
-
-
-async def until_async(condition: Callable[[], Awaitable[T]], within: float = 10.0) -> T:
-    async with asyncio.timeout(within):
-        while True:
-            if value := await condition():
-                return value
-            await asyncio.sleep(0.05)
-
-
 async def insert_notification(conn: AsyncConnection, user_id: str, about: str) -> int:
     """What the record_notification activity does, in a transaction the test commits."""
     row_id = await conn.scalar(
@@ -351,7 +335,7 @@ async def test_a_dropped_listen_connection_is_replaced_and_delivery_stays_prompt
     other_user: Account, api_url: str, api_app: FastAPI, control_plane: AsyncEngine
 ) -> None:
     hub = api_app.state.notification_hub
-    pid = await until(lambda: hub.listener_pid)
+    pid = await until_value_sync(lambda: hub.listener_pid)
     tab = await listen(api_url, other_user.token)
     tenant_id = unique_tenant_id("after-kill")
     try:
@@ -360,7 +344,7 @@ async def test_a_dropped_listen_connection_is_replaced_and_delivery_stays_prompt
             # Cut the connection server-side, as a restart or a dropped link would.
             assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             gone = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
-            await until_async(lambda: conn.scalar(gone, {"pid": pid}))
+            await until_value(lambda: conn.scalar(gone, {"pid": pid}))
             await insert_notification(conn, other_user.user_id, tenant_id)
             await conn.commit()
         started = time.monotonic()
@@ -369,7 +353,7 @@ async def test_a_dropped_listen_connection_is_replaced_and_delivery_stays_prompt
         print(f"delivered {time.monotonic() - started:.2f}s after the connection was cut")
     finally:
         await tab.close()
-    await until(lambda: hub.listener_pid not in (None, pid))  # listening again, anew
+    await until_value_sync(lambda: hub.listener_pid not in (None, pid))  # listening again, anew
 
 
 async def test_a_half_open_listen_connection_is_noticed_and_streams_still_get_notified(
@@ -383,7 +367,7 @@ async def test_a_half_open_listen_connection_is_noticed_and_streams_still_get_no
         app = create_app(settings.model_copy(update={"database_url": proxied}))
         with serve_in_thread(app) as api_url:
             hub = app.state.notification_hub
-            pid = await until(lambda: hub.listener_pid)
+            pid = await until_value_sync(lambda: hub.listener_pid)
             tab = await listen(api_url, other_user.token)
             tenant_id = unique_tenant_id("half-open")
             try:
@@ -395,6 +379,7 @@ async def test_a_half_open_listen_connection_is_noticed_and_streams_still_get_no
                 # Unnoticed, the stream would read only on its FALLBACK_SECONDS timer.
                 await tab.wait_for(tenant_id, within=FALLBACK_SECONDS * 2 / 3)
                 print(f"delivered {time.monotonic() - started:.2f}s after the link was cut")
-                await until(lambda: hub.listener_pid not in (None, pid))  # listening anew
+                # Listening anew.
+                await until_value_sync(lambda: hub.listener_pid not in (None, pid))
             finally:
                 await tab.close()
