@@ -37,9 +37,9 @@ export function mountSignup(main, { config }) {
         h(
           'p.auth-lead',
           {},
-          `Your organization “${name}” is being provisioned; you can watch it here. Once it is ready, sign in with the tenant `,
+          `Your organization “${name}” is being set up; you can watch it here. You will sign in with the tenant `,
           h('code', {}, accepted.id),
-          '. We also send you an e-mail then.',
+          '.',
         ),
         status,
         steps,
@@ -67,7 +67,7 @@ export function mountSignup(main, { config }) {
   card.append(
     h('div.auth-brand', {}, brand('#/')),
     h('h1.auth-title', { tabindex: '-1' }, 'Create an organization'),
-    h('p.auth-lead', {}, 'Get your own tenant: a database, an admin account, ready in seconds.'),
+    h('p.auth-lead', {}, 'Get your own tenant: its own schema and an admin account, ready in seconds.'),
     form,
     h('p.auth-switch', {}, 'Already have an account? ', h('a', { href: '#/' }, 'Sign in')),
   );
@@ -110,7 +110,7 @@ function outcome(accepted, snapshot) {
         'div.alert.alert--success',
         { role: 'status' },
         icon('check'),
-        h('span', {}, 'Your organization is ready; a welcome e-mail is on its way. Sign in now.'),
+        h('span', {}, 'Your organization is ready, and a welcome e-mail is on its way. Sign in now.'),
       ),
       h('a.button.button--primary.button--block', { href: '#/' }, 'Go to sign in'),
     );
