@@ -57,6 +57,11 @@ async def test_on_a_phone_the_top_bar_fits_and_toasts_leave_the_screen_usable(
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await screenshot(page, "phone-tenant-list")
 
+    # A tenant's page neither: its History table scrolls inside its card.
+    await page.goto(f"{spa_url}/#/tenants/hanso")
+    await expect(page.locator(".history-card table.runs")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
 
 async def test_the_dark_colour_scheme_is_followed(
     context: BrowserContext, page: Page, spa_url: str, api: httpx.AsyncClient

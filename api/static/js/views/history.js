@@ -41,7 +41,12 @@ export function historyCard(tenantId) {
       const key = JSON.stringify(runs);
       if (key === loaded) return;
       loaded = key;
-      body.replaceChildren(runs.length ? table(runs) : h('p.placeholder', {}, 'No runs yet.'));
+      // Wider than a phone: the table scrolls inside the card, not the page sideways.
+      body.replaceChildren(
+        runs.length
+          ? h('div.table-scroll', {}, table(runs))
+          : h('p.placeholder', {}, 'No runs yet.'),
+      );
     } catch (error) {
       if (mine !== request || error.status === 401) return;
       body.replaceChildren(
