@@ -24,11 +24,19 @@ async def roll_out(page: Page, target: str, tenant_ids: list[str]) -> Locator:
     cards = page.locator("section.rollout")
     earlier = await cards.first.get_attribute("data-rollout-id") if await cards.count() else None
     await form.get_by_label("Target revision").select_option(target)
+    # Numbers out of range are told next to their fields, before any confirmation.
+    await form.get_by_label("Concurrency").fill("0")
+    await form.get_by_role("button", name="Start rollout").click()
+    await expect(form.locator("#field-concurrency-error")).to_have_text("Between 1 and 50")
+    await expect(form.get_by_label("Concurrency")).to_be_focused()
+    await expect(page.get_by_role("dialog")).to_have_count(0)
     await form.get_by_label("Concurrency").fill("2")
     await form.get_by_label("Only these tenants (optional)").fill(" ".join(tenant_ids))
     await form.get_by_role("button", name="Start rollout").click()
     dialog = page.get_by_role("dialog")
     await expect(dialog.locator(".dialog-title")).to_contain_text("Migrate 2 tenants to")
+    await expect(dialog).to_contain_text("1 canary tenant first, then 2 at a time")
+    await expect(dialog).to_contain_text("pauses after 1 failed tenant.")
     await dialog.get_by_role("button", name="Start rollout").click()
     card = cards.first
     await expect(card).to_have_attribute("data-rollout-id", re.compile(r"."))

@@ -154,13 +154,30 @@ function rolloutForm(schema, onStarted) {
       .split(/[\s,]+/)
       .filter(Boolean);
     if (only.length) body.tenantIds = only;
+    // Checked before asking: a confirmed rollout should not come back as a 422.
+    const within = (n, low, high = Infinity) => Number.isInteger(n) && n >= low && n <= high;
+    const invalid = Object.fromEntries(
+      [
+        ['concurrency', within(body.concurrency, 1, 50), 'Between 1 and 50'],
+        ['canary', within(body.canary, 0), '0 or more'],
+        ['maxFailures', within(body.maxFailures, 0), '0 or more'],
+      ]
+        .filter(([, ok]) => !ok)
+        .map(([name, , message]) => [name, message]),
+    );
+    showAlert(alert, null);
+    const first = setFieldErrors(form, invalid);
+    if (first) {
+      first.focus();
+      return;
+    }
     const rolling = body.targetRevision === 'head' ? schema.head : body.targetRevision;
     const ok = await confirmDialog({
       title: `Migrate ${only.length ? plural(only.length, 'tenant') : 'every Active tenant'} to ${rolling}?`,
       body:
-        `${body.canary} canary tenant(s) first, then ${body.concurrency} at a time; the ` +
-        `rollout pauses after ${body.maxFailures + 1} failed tenant(s). Each tenant is migrated ` +
-        'in one transaction: a failure or a cancel leaves it on its current revision.',
+        `${plural(body.canary, 'canary tenant')} first, then ${body.concurrency} at a time; the ` +
+        `rollout pauses after ${plural(body.maxFailures + 1, 'failed tenant')}. Each tenant is ` +
+        'migrated in one transaction: a failure or a cancel leaves it on its current revision.',
       confirm: 'Start rollout',
       tone: 'primary',
     });
