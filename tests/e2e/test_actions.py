@@ -56,13 +56,13 @@ async def test_edit_renames_and_deactivates_live(
     await expect(note).to_contain_text("Changes to tenant 'Globex Corporation' were saved")
 
 
-async def test_editing_the_root_tenant_shows_the_api_refusal(page: Page, spa_url: str) -> None:
+async def test_the_root_tenant_offers_no_edit_or_delete(page: Page, spa_url: str) -> None:
+    # The API refuses both for the root tenant: the page says so instead of offering them.
     await open_tenant(page, spa_url, "root")
-    await page.get_by_role("button", name="Edit").click()
-    await page.locator("form.edit-card").get_by_role("button", name="Save changes").click()
-    await expect(page.locator("form.edit-card").get_by_role("alert")).to_contain_text(
-        "Cannot edit root tenant"
+    await expect(page.locator(".detail-head")).to_contain_text(
+        "The root tenant holds the operators; it cannot be edited or deleted."
     )
+    await expect(page.locator(".detail-head").get_by_role("button")).to_have_count(0)
 
 
 async def test_retry_provisions_a_failed_tenant_again(

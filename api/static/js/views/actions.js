@@ -2,6 +2,9 @@
 
 import { api } from '../api.js';
 
+// core.status.ROOT_TENANT_ID: the tenant of the operators, which the API never edits or deletes.
+export const ROOT_TENANT_ID = 'root';
+
 export const ACTIONS = [
   { kind: 'edit', label: 'Edit', when: ['Active'] },
   { kind: 'retry', label: 'Retry', when: ['Failed', 'Cancelled'] },

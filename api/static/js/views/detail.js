@@ -6,7 +6,15 @@ import { h, icon, spinner, swap } from '../dom.js';
 import { isTerminal } from '../format.js';
 import * as streams from '../streams.js';
 import { refreshTenant, store } from '../store.js';
-import { ACTIONS, CALLS, CONFIRMATIONS, STARTED, failure, result } from './actions.js';
+import {
+  ACTIONS,
+  CALLS,
+  CONFIRMATIONS,
+  ROOT_TENANT_ID,
+  STARTED,
+  failure,
+  result,
+} from './actions.js';
 import { confirmDialog, tenantHeading } from './components.js';
 import { editForm } from './edit.js';
 import { historyCard } from './history.js';
@@ -100,11 +108,20 @@ export function mountDetail(main, { id, config }) {
   }
 
   function head(tenant) {
-    const available = ACTIONS.filter((action) => action.when.includes(tenant.status));
+    const root = tenant.id === ROOT_TENANT_ID; // the API refuses to edit or delete it
+    const available = root
+      ? []
+      : ACTIONS.filter((action) => action.when.includes(tenant.status));
     return h(
       'div.page-head.detail-head',
       {},
       tenantHeading(tenant),
+      root &&
+        h(
+          'p.subtle.root-note',
+          {},
+          'The root tenant holds the operators; it cannot be edited or deleted.',
+        ),
       available.length > 0 &&
         h(
           'div.page-actions',

@@ -8,6 +8,7 @@ import { h, icon } from '../dom.js';
 import { isBusy, STATUSES, storageText } from '../format.js';
 import * as streams from '../streams.js';
 import { store } from '../store.js';
+import { ROOT_TENANT_ID as ROOT } from './actions.js';
 import { BULK_ACTIONS, bulkProgress, startBulk } from './bulk.js';
 import { deactivatedMarker, statusBadge, timeText } from './components.js';
 
@@ -190,9 +191,14 @@ export function mountList(main) {
     renderSelection();
   }
 
+  // The rows of this page a bulk action may take (every one but the root tenant's).
+  function selectable() {
+    return (page?.ids ?? []).filter((id) => id !== ROOT);
+  }
+
   function selectPage(checked) {
     view.allMatching = false;
-    for (const id of page?.ids ?? []) {
+    for (const id of selectable()) {
       if (checked) view.selected.add(id);
       else view.selected.delete(id);
     }
@@ -202,7 +208,7 @@ export function mountList(main) {
   function selectAllMatching() {
     view.allMatching = !view.allMatching;
     if (!view.allMatching) view.selected.clear();
-    else for (const id of page?.ids ?? []) view.selected.add(id);
+    else for (const id of selectable()) view.selected.add(id);
     renderSelection();
   }
 
@@ -238,7 +244,7 @@ export function mountList(main) {
     selectionText.textContent = view.allMatching
       ? `All ${count.toLocaleString()} matching tenants selected`
       : `${count.toLocaleString()} selected`;
-    const pageIds = page?.ids ?? [];
+    const pageIds = selectable();
     const pageAll = pageIds.length > 0 && pageIds.every((id) => view.selected.has(id));
     matchAll.hidden = !(view.allMatching || (pageAll && page.total > pageIds.length));
     matchAll.textContent = view.allMatching
@@ -439,7 +445,9 @@ function row(tenant) {
     h(
       'td.col-check',
       {},
-      h('input.check', { type: 'checkbox', 'aria-label': `Select ${tenant.name}` }),
+      // The root tenant holds the operators: no bulk action applies to it.
+      tenant.id !== ROOT &&
+        h('input.check', { type: 'checkbox', 'aria-label': `Select ${tenant.name}` }),
     ),
     h('td', {}, h('a.row-link', { href }, tenant.name), h('div.mono.subtle', {}, tenant.id)),
     h(
