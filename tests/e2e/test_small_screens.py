@@ -31,6 +31,10 @@ async def test_on_a_phone_the_top_bar_fits_and_toasts_leave_the_screen_usable(
     page = await phone.new_page()
     await sign_in(page, spa_url)
     await expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
+    # A placeholder that fits the narrow search field.
+    await expect(page.get_by_label("Search tenants")).to_have_attribute(
+        "placeholder", "Search tenants"
+    )
     # Sign out whole, and the navigation (it scrolls sideways if it ever outgrows the screen).
     for part in (
         page.get_by_role("button", name="Sign out"),

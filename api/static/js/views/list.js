@@ -36,7 +36,10 @@ const view = {
 export function mountList(main) {
   const search = h('input.input.search-input', {
     type: 'search',
-    placeholder: 'Search by name, ID or admin e-mail',
+    // A phone's field is too narrow for the long one (it showed "Search by name, ID or adr").
+    placeholder: matchMedia('(max-width: 600px)').matches
+      ? 'Search tenants'
+      : 'Search by name, ID or admin e-mail',
     'aria-label': 'Search tenants',
     value: view.q,
     oninput: () => {
