@@ -112,6 +112,26 @@ async def test_cancel_stops_a_provisioning_after_confirmation(
     await expect(page.get_by_role("button", name="Retry")).to_be_visible()
 
 
+async def test_a_cancel_question_closes_when_the_provisioning_finishes_behind_it(
+    page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings
+) -> None:
+    async with migrations_held(settings, "arvad"):
+        body = tenant_body("arvad", name="Arvad Industries")
+        assert (await api.post("/api/tenants", json=body)).status_code == 202
+        await open_tenant(page, spa_url, "arvad")
+        await expect(step(page, "migrate_tenant_database")).to_have_attribute(
+            "data-status", "running"
+        )
+        await page.get_by_role("button", name="Cancel provisioning").click()
+        await expect(page.get_by_role("dialog")).to_contain_text("Cancel provisioning of")
+    # Released: the tenant becomes Active behind the dialog, which would now only meet a 409.
+    await expect(detail_status(page)).to_have_text("Active")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await expect(page.locator(".outcome")).to_have_text(
+        "Provisioning finished before it could be cancelled."
+    )
+
+
 async def test_delete_after_confirmation_ends_deleted(
     page: Page, spa_url: str, api: httpx.AsyncClient
 ) -> None:

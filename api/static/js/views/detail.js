@@ -15,7 +15,7 @@ import {
   failure,
   result,
 } from './actions.js';
-import { confirmDialog, tenantHeading } from './components.js';
+import { closeDialogs, confirmDialog, tenantHeading } from './components.js';
 import { editForm } from './edit.js';
 import { historyCard } from './history.js';
 import { errorCallout, facts, progressCard } from './sections.js';
@@ -36,6 +36,7 @@ export function mountDetail(main, { id, config }) {
   ['head', 'edit', 'error', 'progress', 'facts'].forEach(slot);
   let pending = null; // the action whose result we are waiting for
   let requesting = null; // the action whose request is in flight
+  let asking = null; // the action whose confirmation is open
   let editing = false;
   let missing = false;
   const history = historyCard(id);
@@ -84,6 +85,18 @@ export function mountDetail(main, { id, config }) {
       const [tone, text] = result(pending.kind, tenant);
       setOutcome(tone, text);
       pending = null;
+    }
+    const question = ACTIONS.find((action) => action.kind === asking);
+    if (question && !question.when.includes(tenant.status)) {
+      // The tenant moved on behind the dialog (a provisioning finished while "cancel?" was
+      // open): confirming would only meet a 409, so the question goes and the page says why.
+      asking = null;
+      closeDialogs();
+      const [tone, text] =
+        question.kind === 'cancel' && tenant.status === 'Active'
+          ? result('cancel', tenant)
+          : ['info', `${question.label} no longer applies: the tenant is ${tenant.status}.`];
+      setOutcome(tone, text);
     }
     const snapshot = store.progress(id);
     update(
@@ -153,7 +166,13 @@ export function mountDetail(main, { id, config }) {
       return;
     }
     const question = CONFIRMATIONS[kind]?.(tenant);
-    if (question && !(await confirmDialog(question))) return;
+    if (question) {
+      asking = kind;
+      const confirmed = await confirmDialog(question);
+      const current = asking;
+      asking = null;
+      if (!confirmed || current !== kind) return;
+    }
     await perform(kind);
   }
 
