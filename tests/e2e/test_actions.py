@@ -39,6 +39,11 @@ async def test_edit_renames_and_deactivates_live(
     await form.get_by_label("Name").fill("   ")
     await form.get_by_role("button", name="Save changes").click()
     await expect(form.locator("#field-name-error")).to_have_text("Enter a name")
+    # Focused in error, the field shows below the sticky top bar, not under it.
+    margin = await form.get_by_label("Name").evaluate(
+        "e => parseFloat(getComputedStyle(e).scrollMarginTop)"
+    )
+    assert margin > await page.locator(".topbar").evaluate("e => e.offsetHeight")
 
     await form.get_by_label("Name").fill("Globex Corporation")
     await form.get_by_label("Sign-in enabled").uncheck()
