@@ -77,3 +77,13 @@ async def run(settings: Settings, command: str, **variables: str) -> str:
     )
     assert done.returncode == 0, f"{command}\n{done.stderr}"
     return done.stdout
+
+
+async def run_until(settings: Settings, command: str, text: str, **variables: str) -> str:
+    """Visibility trails the runs by a moment: run the command until its output shows `text`."""
+    async with asyncio.timeout(30):
+        while True:
+            out = await run(settings, command, **variables)
+            if text in out:
+                return out
+            await asyncio.sleep(0.2)

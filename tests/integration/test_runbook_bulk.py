@@ -17,7 +17,7 @@ from tests.helpers import (
     wait_for_status,
     wait_for_step,
 )
-from tests.runbook import blocks, commands, section
+from tests.runbook import blocks, commands, run_until, section
 from tests.runbook import run as runbook_run
 
 pytestmark = pytest.mark.integration
@@ -31,13 +31,7 @@ async def run(settings: Settings, line: str, bulk_id: str) -> str:
 
 
 async def until_in(settings: Settings, line: str, bulk_id: str, text: str) -> str:
-    """Visibility trails the runs by a moment: run the line until its output shows `text`."""
-    async with asyncio.timeout(30):
-        while True:
-            out = await run(settings, line, bulk_id)
-            if text in out:
-                return out
-            await asyncio.sleep(0.2)
+    return await run_until(settings, line, text, BULK=bulk_id)
 
 
 async def state_when(api: httpx.AsyncClient, bulk_id: str, flag: str) -> dict[str, Any]:

@@ -1,8 +1,6 @@
 """Run docs/operations.md's fleet-migration commands, as written, and check their effect through
 the API: the CLI's pause, resume and cancel are the same Updates the API sends."""
 
-import asyncio
-
 import httpx
 import pytest
 
@@ -10,7 +8,7 @@ from core.schema import tenant_revisions
 from core.settings import Settings
 from tests.helpers import step_held
 from tests.rollouts import active_tenants, ended, start, until
-from tests.runbook import blocks, commands, section
+from tests.runbook import blocks, commands, run_until, section
 from tests.runbook import run as runbook_run
 
 pytestmark = pytest.mark.integration
@@ -27,13 +25,7 @@ async def run(settings: Settings, line: str, rollout_id: str) -> str:
 
 
 async def until_in(settings: Settings, line: str, rollout_id: str, text: str) -> str:
-    """Visibility trails the runs by a moment: run the line until its output shows `text`."""
-    async with asyncio.timeout(30):
-        while True:
-            out = await run(settings, line, rollout_id)
-            if text in out:
-                return out
-            await asyncio.sleep(0.2)
+    return await run_until(settings, line, text, ROLLOUT=rollout_id)
 
 
 async def test_fleet_commands_find_follow_pause_resume_and_cancel_a_rollout(
