@@ -2,7 +2,6 @@
 tenants on a given revision, a rollout started and followed through the API, and each tenant's
 `alembic_version` read from PostgreSQL itself."""
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,7 @@ from core.database import create_oneshot_engine, with_database
 from core.naming import quote_ident
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import tenant_body, unique_tenant_id, until_value, wait_for_status
 
 FINAL = {"Completed", "Failed", "Cancelled"}
 
@@ -49,14 +48,14 @@ async def until(
     within: float = 60.0,
 ) -> dict[str, Any]:
     """Poll the rollout until `done(state)` (tests only; clients use the stream)."""
-    async with asyncio.timeout(within):
-        while True:
-            response = await api.get(f"/api/migrations/{rollout_id}")
-            assert response.status_code == 200, response.text
-            state: dict[str, Any] = response.json()
-            if done(state):
-                return state
-            await asyncio.sleep(0.1)
+
+    async def reached() -> dict[str, Any]:
+        response = await api.get(f"/api/migrations/{rollout_id}")
+        assert response.status_code == 200, response.text
+        state: dict[str, Any] = response.json()
+        return state if done(state) else {}  # {}: not yet
+
+    return await until_value(reached, within)
 
 
 async def ended(api: httpx.AsyncClient, rollout_id: str, within: float = 90.0) -> dict[str, Any]:

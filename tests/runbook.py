@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from core.settings import Settings
+from tests.helpers import until_value
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK = (ROOT / "docs" / "operations.md").read_text()
@@ -81,9 +82,9 @@ async def run(settings: Settings, command: str, **variables: str) -> str:
 
 async def run_until(settings: Settings, command: str, text: str, **variables: str) -> str:
     """Visibility trails the runs by a moment: run the command until its output shows `text`."""
-    async with asyncio.timeout(30):
-        while True:
-            out = await run(settings, command, **variables)
-            if text in out:
-                return out
-            await asyncio.sleep(0.2)
+
+    async def shows() -> str:
+        out = await run(settings, command, **variables)
+        return out if text in out else ""  # "": not yet
+
+    return await until_value(shows)

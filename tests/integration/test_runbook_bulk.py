@@ -1,6 +1,5 @@
 """Run docs/operations.md's bulk-action commands, as written, and check their effect."""
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ from tests.helpers import (
     step_held,
     tenant_body,
     unique_tenant_id,
+    until_value,
     wait_for_status,
     wait_for_step,
 )
@@ -35,12 +35,11 @@ async def until_in(settings: Settings, line: str, bulk_id: str, text: str) -> st
 
 
 async def state_when(api: httpx.AsyncClient, bulk_id: str, flag: str) -> dict[str, Any]:
-    async with asyncio.timeout(60):
-        while True:
-            state: dict[str, Any] = (await api.get(f"/api/tenants/bulk/{bulk_id}")).json()
-            if state[flag]:
-                return state
-            await asyncio.sleep(0.05)
+    async def flagged() -> dict[str, Any]:
+        state: dict[str, Any] = (await api.get(f"/api/tenants/bulk/{bulk_id}")).json()
+        return state if state[flag] else {}  # {}: not yet
+
+    return await until_value(flagged, within=60)
 
 
 async def test_bulk_commands_find_follow_and_cancel_a_bulk_action(
