@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         "together (Temporal enforces it); 0: no limit.",
     )
 
+    workflow_sandbox: bool = Field(
+        default=False,
+        description="Run workflow code in the Temporal SDK's sandbox, which checks at every "
+        "workflow task that it imports and calls nothing non-deterministic. Off by default: it "
+        "costs a third of the worker's CPU; the test suite runs with it on.",
+    )
+
     jwt_secret: SecretStr | None = Field(
         default=None, description="HMAC key of access tokens: at least 32 bytes (RFC 7518 3.2)."
     )

@@ -114,6 +114,9 @@ async def settings(
         signup_limit_per_ip_per_hour=1000,
         signup_limit_per_hour=1000,
         reconcile_interval_seconds=0.5,
+        # Every workflow task of the suite's in-process worker runs in the SDK's sandbox (the
+        # default worker runs without it): code that is not deterministic fails here.
+        workflow_sandbox=True,
     )
     await prepare_control_plane(settings)
     try:

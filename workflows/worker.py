@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.bulk import BulkActivities
 from activities.control_plane import ControlPlaneActivities
@@ -136,6 +136,11 @@ def build_worker(
         "activities": activities,
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
     }
+    if not settings.workflow_sandbox:
+        # The sandbox re-imports each run's workflow module and crosses into it for every
+        # payload: a third of the worker's CPU per tenant (docs/benchmarks.md). The test suite
+        # runs every workflow in it, and replays recorded histories in it.
+        common["workflow_runner"] = UnsandboxedWorkflowRunner()
     workers = [Worker(client, task_queue=queue, **common)]
     if fleet_queue != queue:
         # Fleet work (rollouts) on its own queue with few slots: a 500-tenant rollout takes a
