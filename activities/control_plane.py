@@ -59,6 +59,9 @@ class ControlPlaneActivities:
     async def set_tenant_status(self, change: StatusChange) -> None:
         """Record the workflow's status on the tenant row (core/lifecycle.py decides what is
         legal; setting a value twice is harmless)."""
+        await self._record_status(change)
+
+    async def _record_status(self, change: StatusChange) -> None:
         try:
             async with self.engine.begin() as conn:
                 await lifecycle.record(
@@ -70,6 +73,8 @@ class ControlPlaneActivities:
                     new_attempt=change.new_attempt,
                     workflow_id=activity.info().workflow_id,
                 )
+                if change.notification is not None:
+                    await _insert_notification(conn, change.notification)
         except lifecycle.TenantMissing as err:
             # Retryable: the API commits the row right after starting the workflow.
             raise ApplicationError(str(err), type=TENANT_NOT_FOUND) from err
@@ -81,7 +86,13 @@ class ControlPlaneActivities:
     async def create_admin_user(self, ref: TenantRef) -> AdminUser:
         """Create the tenant's admin user from the password the API stored on the row (sealed,
         or hashed when the API has no sealing key), and clear it from the row in the same
-        transaction. Run again after that commit, it finds the cleared row and returns the user."""
+        transaction. Run again after that commit, it finds the cleared row and returns the user.
+        `ref.begins_attempt`: first move the row to Provisioning (a write the workflow's own
+        task would otherwise wait for)."""
+        if ref.begins_attempt:
+            await self._record_status(
+                StatusChange(ref.tenant_id, TenantStatus.PROVISIONING, new_attempt=True)
+            )
         for _ in range(3):
             stored = await self._stored_password(ref.tenant_id)
             if stored.admin_password_sealed is not None:
@@ -171,36 +182,7 @@ class ControlPlaneActivities:
         own (their own delivery mark and e-mail claim), keyed on the request's key and the
         user, so a retried attempt writes nothing twice."""
         async with self.engine.begin() as conn:
-            admins = await conn.scalars(
-                select(User.id).where(
-                    User.tenant_id == request.tenant_id, any_(User.roles) == ADMIN_ROLES[0]
-                )
-            )
-            recipients = dict.fromkeys([request.user_id, *(str(a) for a in admins)])
-            inserted = await conn.scalars(
-                insert(Notification)
-                .values(
-                    [
-                        {
-                            "key": notification_key(request, user_id),
-                            "user_id": user_id,
-                            "type": request.type,
-                            "message": request.message,
-                            "tenant_id": request.tenant_id,
-                            "tenant_name": request.tenant_name,
-                        }
-                        for user_id in recipients
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=[Notification.key])
-                .returning(Notification.user_id)
-            )
-            for user_id in inserted.all():
-                # Delivered at commit, together with the rows.
-                await conn.execute(
-                    text("SELECT pg_notify(:channel, :user)"),
-                    {"channel": NOTIFY_CHANNEL, "user": user_id},
-                )
+            await _insert_notification(conn, request)
 
     @activity.defn(name="delete_tenant_users")
     @reports_failed_attempts
@@ -294,3 +276,36 @@ def _misconfigured(tenant_id: str) -> ApplicationError:
         type=TENANT_MISCONFIGURED,
         non_retryable=True,
     )
+
+
+async def _insert_notification(conn: AsyncConnection, request: NotificationRequest) -> None:
+    """One row per recipient (`record_notification`), woken at the transaction's commit."""
+    admins = await conn.scalars(
+        select(User.id).where(
+            User.tenant_id == request.tenant_id, any_(User.roles) == ADMIN_ROLES[0]
+        )
+    )
+    recipients = dict.fromkeys([request.user_id, *(str(a) for a in admins)])
+    inserted = await conn.scalars(
+        insert(Notification)
+        .values(
+            [
+                {
+                    "key": notification_key(request, user_id),
+                    "user_id": user_id,
+                    "type": request.type,
+                    "message": request.message,
+                    "tenant_id": request.tenant_id,
+                    "tenant_name": request.tenant_name,
+                }
+                for user_id in recipients
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=[Notification.key])
+        .returning(Notification.user_id)
+    )
+    for user_id in inserted.all():
+        # Delivered at commit, together with the rows.
+        await conn.execute(
+            text("SELECT pg_notify(:channel, :user)"), {"channel": NOTIFY_CHANNEL, "user": user_id}
+        )

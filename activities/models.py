@@ -8,6 +8,22 @@ from core.status import TenantStatus
 @dataclass(frozen=True)
 class TenantRef:
     tenant_id: str
+    # This step opens the provisioning attempt: it moves the row to Provisioning (stamping
+    # lastProvisioningAttempt) before its own work, unless the row already is (a retried step).
+    begins_attempt: bool = False
+
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    """The outcome of an operation for `user_id`, who started it; the tenant's admins get it too.
+    `key` makes recording it idempotent."""
+
+    key: str
+    user_id: str
+    type: str
+    message: str
+    tenant_id: str
+    tenant_name: str
 
 
 @dataclass(frozen=True)
@@ -19,6 +35,8 @@ class StatusChange:
     new_attempt: bool = False
     # The driver's text behind `error` (activities/translate.py), shown one click away.
     error_detail: str | None = None
+    # Recorded in the same transaction as the status (the activation's "ready" notification).
+    notification: NotificationRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -60,19 +78,6 @@ class WelcomeEmail:
 @dataclass(frozen=True)
 class Migrated:
     revision: str
-
-
-@dataclass(frozen=True)
-class NotificationRequest:
-    """The outcome of an operation for `user_id`, who started it; the tenant's admins get it too.
-    `key` makes recording it idempotent."""
-
-    key: str
-    user_id: str
-    type: str
-    message: str
-    tenant_id: str
-    tenant_name: str
 
 
 @dataclass(frozen=True)

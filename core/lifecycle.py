@@ -211,7 +211,9 @@ async def record(
     if not can_move(S(current), target):
         raise IllegalTransition(tenant_id, current, target)
     values: dict[str, Any] = {"status": target, "updated_on": func.now()}
-    if new_attempt:
+    # Stamped when the row moves: a retried write of a status it already holds (a step's second
+    # attempt) starts no new attempt.
+    if new_attempt and S(current) is not target:
         values |= {
             "last_provisioning_attempt": func.now(),
             "provisioning_error": None,

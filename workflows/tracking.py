@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
@@ -70,6 +71,14 @@ class Tracker:
         # Status and notification writes as local activities (set by the workflow, behind
         # workflow.patched(LOCAL_WRITES): runs recorded before ran them as activities).
         self.local_writes = False
+        # Patch ids a workflow's newer single patch stands for (see `patched`).
+        self.implied_patches: frozenset[str] = frozenset()
+
+    def patched(self, patch_id: str) -> bool:
+        """`workflow.patched(patch_id)`, or True without a marker when the run recorded a later
+        patch that implies it: each patch costs the run a marker and a search-attribute upsert,
+        so a new run records one patch for all the fixes it takes (ProvisionTenant.CURRENT)."""
+        return patch_id in self.implied_patches or workflow.patched(patch_id)
 
     @property
     def tenant_id(self) -> str:
@@ -99,7 +108,7 @@ class Tracker:
             step.last_error_detail = describe_detail(err.cause or err)
             # An attempt that fails after a cancel request (the server retries no more once
             # one is pending) is the cancel's outcome, not a failure: compensate, end Cancelled.
-            if self.cancel_requested and workflow.patched(CANCEL_WINS):
+            if self.cancel_requested and self.patched(CANCEL_WINS):
                 self._finish(step, StepStatus.CANCELLED)
                 raise asyncio.CancelledError(f"cancel requested: {step.last_error}") from err
             self._finish(step, StepStatus.FAILED)
@@ -122,7 +131,7 @@ class Tracker:
         and the workflow would compensate after the row said Active. Shielded, the activity is
         never asked to cancel and its retries go on; the run finishes as if the cancel came too
         late, which it did."""
-        if not workflow.patched(UNCANCELLABLE_FINAL_STEP):
+        if not self.patched(UNCANCELLABLE_FINAL_STEP):
             return await self.step(name, activity, run)
         self.ignore_cancel_requests()
         inner = asyncio.ensure_future(self.step(name, activity, run))
@@ -176,13 +185,22 @@ class Tracker:
         error_detail: str | None = None,
         new_attempt: bool = False,
         durable: bool = False,
+        notification: NotificationRequest | None = None,
+        also: Sequence[SearchAttributeUpdate[Any]] = (),
     ) -> None:
         """`durable`: a point of no return (the activation) is never a local activity. A local
         activity's write commits while the workflow task that ran it may still fail; the retried
         task can then take another branch (a cancel that arrived meanwhile) after the row already
-        says Active. A normal activity is only scheduled once its task completed."""
+        says Active. A normal activity is only scheduled once its task completed.
+        `notification` (from `notification_for`) is recorded in the same transaction; `also`:
+        search attributes upserted with the status, in one command."""
         change = StatusChange(
-            self.tenant_id, status, error=error, new_attempt=new_attempt, error_detail=error_detail
+            self.tenant_id,
+            status,
+            error=error,
+            new_attempt=new_attempt,
+            error_detail=error_detail,
+            notification=notification,
         )
         if self.local_writes and not durable:
             await workflow.execute_local_activity_method(
@@ -196,15 +214,20 @@ class Tracker:
                 change,
                 **options(policies.STATUS_UPDATE),
             )
-        self.show_status(status, error, error_detail)
+        self.show_status(status, error, error_detail, also=also)
 
     def show_status(
-        self, status: TenantStatus, error: str | None = None, error_detail: str | None = None
+        self,
+        status: TenantStatus,
+        error: str | None = None,
+        error_detail: str | None = None,
+        *,
+        also: Sequence[SearchAttributeUpdate[Any]] = (),
     ) -> None:
         self.progress.status = status
         if error is not None:
             self.progress.error, self.progress.error_detail = error, error_detail
-        workflow.upsert_search_attributes([TENANT_STATUS.value_set(status.value)])
+        workflow.upsert_search_attributes([TENANT_STATUS.value_set(status.value), *also])
         self.touch()
 
     async def record_failure(self, error: str) -> None:
@@ -220,16 +243,9 @@ class Tracker:
     async def notify(self, user_id: str | None, operation: str, type: str, message: str) -> None:
         """Notify `user_id` and the tenant's admins (nobody for public sign-up, whose admin
         gets the welcome e-mail); `operation` keys it against repeats."""
-        if not user_id:
+        request = self.notification_for(user_id, operation, type, message)
+        if request is None:
             return
-        request = NotificationRequest(
-            key=f"{workflow.info().workflow_id}:{operation}:{type}",
-            user_id=user_id,
-            type=type,
-            message=message,
-            tenant_id=self.tenant_id,
-            tenant_name=self.tenant_name,
-        )
         try:
             if self.local_writes:
                 await workflow.execute_local_activity_method(
@@ -245,6 +261,21 @@ class Tracker:
                 )
         except ActivityError:
             workflow.logger.exception("could not record the %s notification", type)
+
+    def notification_for(
+        self, user_id: str | None, operation: str, type: str, message: str
+    ) -> NotificationRequest | None:
+        """What `notify` records (None: nobody to tell), for a step that records it itself."""
+        if not user_id:
+            return None
+        return NotificationRequest(
+            key=f"{workflow.info().workflow_id}:{operation}:{type}",
+            user_id=user_id,
+            type=type,
+            message=message,
+            tenant_id=self.tenant_id,
+            tenant_name=self.tenant_name,
+        )
 
     def touch(self) -> None:
         self.progress.updated_at = workflow.now()

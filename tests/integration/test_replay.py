@@ -4,7 +4,8 @@
 workflow type; provisioning also cancelled, and cancelled while a step retries): a change that
 would break runs already in flight fails here. Before a deliberate, `workflow.patched()`-guarded
 change, record the old version's histories with `tests/histories/record_histories.py` (see
-there); `*-fast.json` are from the version with the fast provisioning path.
+there); `*-fast.json` are from the version with the fast provisioning path, `*-lean.json` from
+the one that records a single patch (ProvisionTenant's LEAN) for all of them.
 """
 
 import asyncio
@@ -42,6 +43,20 @@ async def test_a_fresh_run_replays(api: httpx.AsyncClient, temporal_client: Clie
     await handle.result()
     history = await handle.fetch_history()
     await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+    # The lean run: one patch marker for all the fixes it takes, no local activity (the status
+    # writes ride on its steps), three search-attribute upserts (the patch's, Provisioning,
+    # Active with the schema revision).
+    events = list(history.events)
+    markers = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert markers == ["core_patch"]
+    upserts = [
+        e for e in events if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert len(upserts) == 3
     if os.environ.get("TENANTFLOW_RECORD_HISTORY"):
         target = HISTORIES / f"provision-tenant-{len(RECORDED) + 1}.json"
         await asyncio.to_thread(target.write_text, history.to_json())
