@@ -209,10 +209,12 @@ async def burst(stack: Stack, api: httpx.AsyncClient, tenants: int, clients: int
     finally:
         await engine.dispose()
     elapsed = max(at for _, at in final.values())
-    retried = 0
+    retried, not_active = 0, []
     for tenant_id in ids:
         progress = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
         retried += any(step["attempt"] > 1 for step in progress["steps"])
+        if final[tenant_id][0] != "Active":
+            not_active.append(f"{tenant_id}: {final[tenant_id][0]}: {progress.get('error')}")
     return {
         "tenants": tenants,
         "clients": clients,
@@ -220,6 +222,7 @@ async def burst(stack: Stack, api: httpx.AsyncClient, tenants: int, clients: int
         "last_active_s": round(elapsed, 2),
         "tenants_per_s": round(tenants / elapsed, 1),
         "with_failed_attempts": retried,
+        "not_active": not_active,
         "post": delays(post_times).as_dict(),
         "to_final": delays([at for _, at in final.values()]).as_dict(),
         # For the chart: when each tenant became final, seconds after the burst began.

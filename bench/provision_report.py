@@ -45,6 +45,8 @@ def table(results: dict[str, Any]) -> str:
         f"{b['cpu_s']['api']} s; worker RSS peak {b['rss_peak_mib']['worker']} MiB, CPU "
         f"{b['cpu_s']['worker']} s | | | | |"
     )
+    for line in b.get("not_active", []):
+        lines.append(f"| not Active | {line} | | | | |")
     return "\n".join(lines)
 
 
