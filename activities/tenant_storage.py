@@ -22,6 +22,7 @@ from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT
 from activities.models import Migrated, Removed, TenantRef, TenantStorage
 from activities.progress import AttemptReporter, reports_failed_attempts
 from activities.translate import DATABASE_ERROR, for_operator
+from core import lifecycle
 from core.database import create_database_unless_exists, sqlstate
 from core.migrate import alembic_turn, upgrade
 from core.models import Tenant
@@ -145,7 +146,10 @@ class TenantStorageActivities:
             yield conn
 
     async def placement(self, tenant_id: str) -> Placement:
-        async with self.control_plane.connect() as conn:
+        async with self.control_plane.begin() as conn:
+            # The API starts the run inside the transaction that creates (or revives) the row,
+            # and this may be the run's first step to read it.
+            await lifecycle.wait_for_creation(conn, tenant_id)
             row = (
                 await conn.execute(
                     select(

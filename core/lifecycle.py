@@ -62,6 +62,12 @@ _CREATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('tenant-row:' || :i
 _CREATION_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtext('tenant-row:' || :id))")
 
 
+async def wait_for_creation(conn: AsyncConnection, tenant_id: str) -> None:
+    """In the caller's transaction: wait until a transaction creating (or reviving) the tenant's
+    row has ended, so that what is read next is the row the workflow was started for."""
+    await conn.execute(_CREATION_LOCK_SHARED, {"id": tenant_id})
+
+
 class Operation(StrEnum):
     RETRY = "retry"
     UPDATE = "edit"
@@ -192,7 +198,7 @@ async def record(
     started since, or a run reset long after, must not overwrite another run's state)."""
     # A row being created is invisible until its transaction commits: wait for that (shared
     # lock: status writes of different runs do not wait for each other).
-    await conn.execute(_CREATION_LOCK_SHARED, {"id": tenant_id})
+    await wait_for_creation(conn, tenant_id)
     # Read under the row lock first: a plain conditional UPDATE would judge the last committed
     # status, and a retry the API has moved (Failed -> Pending) but not yet committed — the
     # workflow starts inside that transaction — would look illegal. FOR UPDATE waits for it.

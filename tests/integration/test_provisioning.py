@@ -1,11 +1,15 @@
 """Provisioning end to end: real API, real worker, real Temporal, real PostgreSQL."""
 
+import asyncio
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from api.operations import Operations
 from core.database import create_oneshot_engine, with_database
 from core.migrate import head_revision
 from core.naming import quote_ident
@@ -130,3 +134,27 @@ async def test_admin_cannot_log_in_to_another_tenant(
     )
     assert login.status_code == 401
     assert login.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+async def test_steps_wait_for_the_transaction_that_creates_the_row(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, isolated: bool
+) -> None:
+    """The API starts the run inside the transaction that inserts the row: the run's first
+    steps (the admin user and the storage, at once) must wait for its commit, not fail to find
+    the tenant. Here the commit comes a second after the start."""
+    start = Operations._start
+
+    async def start_then_linger(self: Operations, *args: Any, **kwargs: Any) -> Any:
+        started = await start(self, *args, **kwargs)
+        await asyncio.sleep(1.0)
+        return started
+
+    monkeypatch.setattr(Operations, "_start", start_then_linger)
+    tenant_id = unique_tenant_id()
+    body = tenant_body(tenant_id, isolated=isolated)
+    assert (await api.post("/api/tenants", json=body)).status_code == 202
+    tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE, TenantStatus.FAILED})
+    assert tenant["status"] == TenantStatus.ACTIVE, tenant.get("provisioningError")
+    progress = (await api.get(f"/api/tenants/{tenant_id}/progress")).json()
+    assert all(step["attempt"] == 1 for step in progress["steps"]), progress
