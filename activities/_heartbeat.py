@@ -17,9 +17,11 @@ HEARTBEAT_EVERY = 2.0
 @contextlib.asynccontextmanager
 async def heartbeating(every: float = HEARTBEAT_EVERY) -> AsyncIterator[None]:
     async def beat() -> None:
+        # None at the start: a heartbeat is a server write, and most steps end well before the
+        # first one is due (their worker dying is still noticed at the heartbeat timeout).
         while True:
-            activity.heartbeat()
             await asyncio.sleep(every)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:
