@@ -7,7 +7,7 @@ between the two statements.
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import URL, Row, String, literal, text
@@ -47,18 +47,24 @@ async def create_owned_database(server: AsyncEngine, name: str, marker: str) -> 
                 if found[0] == marker:
                     return False
                 if found[0] is None and await _database_is_empty(server.url.set(database=name)):
-                    await _comment(conn, "DATABASE", name, marker)
+                    await comment_on(conn, "DATABASE", name, marker)
                     return False
                 raise _taken("database", name)
             if not await _create_database(conn, name):
                 continue  # created concurrently: look again
-            await _comment(conn, "DATABASE", name, marker)
+            await comment_on(conn, "DATABASE", name, marker)
             return True
     raise _taken("database", name)
 
 
-async def create_owned_schema(database: AsyncEngine, name: str, marker: str) -> bool:
-    """Ensure schema `name` exists in `database` with `marker`. True if this call created it."""
+async def create_owned_schema(
+    database: AsyncEngine,
+    name: str,
+    marker: str,
+    take_spare: Callable[[AsyncConnection, str], Awaitable[bool]] | None = None,
+) -> bool:
+    """Ensure schema `name` exists in `database` with `marker`. True if this call created it
+    (or renamed a spare to it, when `take_spare` finds one: activities/spares.py)."""
     async with database.begin() as conn:
         # Serialise concurrent attempts on this schema for the length of the transaction.
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
@@ -67,8 +73,9 @@ async def create_owned_schema(database: AsyncEngine, name: str, marker: str) -> 
             if found[0] == marker:
                 return False
             raise _taken("schema", name)
-        await conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
-        await _comment(conn, "SCHEMA", name, marker)
+        if take_spare is None or not await take_spare(conn, name):
+            await conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
+        await comment_on(conn, "SCHEMA", name, marker)
         return True
 
 
@@ -86,7 +93,7 @@ async def _create_database(conn: AsyncConnection, name: str) -> bool:
         raise
 
 
-async def _comment(conn: AsyncConnection, kind: str, name: str, marker: str) -> None:
+async def comment_on(conn: AsyncConnection, kind: str, name: str, marker: str) -> None:
     await conn.execute(text(f"COMMENT ON {kind} {quote_ident(name)} IS {_quote_literal(marker)}"))
 
 

@@ -1,6 +1,7 @@
 """Activities on a tenant's own storage: its database or schema, and its Alembic migrations."""
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from activities._postgres import (
 from activities.errors import MIGRATION_FAILED, TENANT_MISCONFIGURED, TENANT_NOT_FOUND
 from activities.models import Migrated, Removed, TenantRef, TenantStorage
 from activities.progress import AttemptReporter, reports_failed_attempts
+from activities.spares import SparePool, take_spare
 from activities.translate import DATABASE_ERROR, for_operator
 from core import lifecycle
 from core.database import create_database_unless_exists, sqlstate
@@ -44,14 +46,18 @@ class Placement:
 
 
 class TenantStorageActivities:
-    def __init__(self, control_plane: AsyncEngine, reporter: AttemptReporter) -> None:
+    def __init__(
+        self, control_plane: AsyncEngine, reporter: AttemptReporter, spare_schemas: int = 0
+    ) -> None:
         self.control_plane = control_plane
         self.reporter = reporter
         self.engines = Engines(control_plane)
         # Shared tenants databases known to exist (checked once per process, not per tenant).
         self._databases: set[str] = set()
+        self.spares = SparePool(self.engines, spare_schemas)
 
     async def close(self) -> None:
+        await self.spares.close()
         await self.engines.dispose()
 
     @activity.defn(name="create_tenant_database")
@@ -72,14 +78,19 @@ class TenantStorageActivities:
                 async with server.connect() as conn:
                     await create_database_unless_exists(conn, placement.database)
                 self._databases.add(placement.database)
+            take = None
+            if self.spares.target > 0:
+                head, _ = await fresh_schema_sql()
+                take = functools.partial(take_spare, revision=head)
             try:
                 created = await create_owned_schema(
-                    self.engines.shared(placement.database), placement.schema, marker
+                    self.engines.shared(placement.database), placement.schema, marker, take
                 )
             except Exception as err:
                 if sqlstate(err) == INVALID_CATALOG_NAME:  # dropped since: create it next time
                     self._databases.discard(placement.database)
                 raise
+            self.spares.top_up(placement.database)  # the one taken, or the first ones
         return TenantStorage(placement.database, placement.schema, created)
 
     @activity.defn(name="drop_tenant_database")
@@ -113,9 +124,11 @@ class TenantStorageActivities:
         async with heartbeating():
             try:
                 async with self.migrating(placement) as conn:
-                    fresh = await upgrade_fresh(conn, placement.schema, rendered)
+                    found = await upgrade_fresh(conn, placement.schema, rendered)
                 revision = rendered[0]
-                if not fresh:  # at an older revision: Alembic, one upgrade at a time
+                # At an older revision: Alembic, one upgrade at a time. A spare schema (or a
+                # step run again) is at head already.
+                if found is not None and found != revision:
                     async with alembic_turn(), self.migrating(placement) as conn:
                         revision = await upgrade(conn, "tenant", placement.schema, turn_held=True)
             except Exception as err:

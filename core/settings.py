@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         "together (Temporal enforces it); 0: no limit.",
     )
 
+    spare_schemas: int = Field(
+        default=4,
+        ge=0,
+        description="Schemas at the newest tenant revision kept ready in each shared "
+        "tenants database: a new shared tenant takes one instead of running its DDL on the way "
+        "to Active (activities/spares.py). 0: none.",
+    )
     workflow_sandbox: bool = Field(
         default=False,
         description="Run workflow code in the Temporal SDK's sandbox, which checks at every "

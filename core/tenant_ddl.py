@@ -75,13 +75,16 @@ async def fresh_schema_sql() -> tuple[str, str]:
     return head, await migration_sql(None, head)
 
 
-async def upgrade_fresh(conn: AsyncConnection, schema: str, rendered: tuple[str, str]) -> bool:
+async def upgrade_fresh(
+    conn: AsyncConnection, schema: str, rendered: tuple[str, str]
+) -> str | None:
     """In the caller's transaction: if `schema` has no Alembic version yet, create everything at
-    head in one batch and return True; else False (run the Alembic upgrade instead)."""
-    if await current_revision(conn, schema) is not None:
-        return False
-    await run_batch(conn, schema, rendered[1])
-    return True
+    head in one batch and return None; else the revision it is at (below head: run the Alembic
+    upgrade instead)."""
+    found = await current_revision(conn, schema)
+    if found is None:
+        await run_batch(conn, schema, rendered[1])
+    return found
 
 
 async def run_batch(conn: AsyncConnection, schema: str, sql: str) -> None:

@@ -59,7 +59,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 def activities_for(client: Client, engine: AsyncEngine, settings: Settings) -> list[Any]:
     reporter = AttemptReporter(client)
     control_plane = ControlPlaneActivities(engine, reporter, settings.sealing_key())
-    storage = TenantStorageActivities(engine, reporter)
+    storage = TenantStorageActivities(engine, reporter, settings.spare_schemas)
     email = EmailActivities(settings, reporter)
     bulk = BulkActivities(engine, client)
     rollouts = RolloutActivities(engine)

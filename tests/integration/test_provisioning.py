@@ -145,10 +145,9 @@ async def test_steps_wait_for_the_transaction_that_creates_the_row(
     the tenant. Here the commit comes a second after the start."""
     start = Operations._start
 
-    async def start_then_linger(self: Operations, *args: Any, **kwargs: Any) -> Any:
-        started = await start(self, *args, **kwargs)
+    async def start_then_linger(self: Operations, *args: Any, **kwargs: Any) -> None:
+        await start(self, *args, **kwargs)
         await asyncio.sleep(1.0)
-        return started
 
     monkeypatch.setattr(Operations, "_start", start_then_linger)
     tenant_id = unique_tenant_id()

@@ -76,7 +76,7 @@ async def test_fresh_schema_in_one_batch_matches_the_online_upgrade(
     async with tenants_db.begin() as conn:
         assert await upgrade(conn, "tenant", online) == head_revision("tenant")
     async with tenants_db.begin() as conn:
-        assert await upgrade_fresh(conn, batch, rendered)
+        assert await upgrade_fresh(conn, batch, rendered) is None
     async with tenants_db.connect() as conn:
         expected, got = await catalog(conn, online), await catalog(conn, batch)
     assert got == expected
@@ -86,7 +86,7 @@ async def test_fresh_schema_in_one_batch_matches_the_online_upgrade(
     # Alembic sees the batch-made schema at head; the batch path leaves it alone.
     async with tenants_db.begin() as conn:
         assert await upgrade(conn, "tenant", batch) == head_revision("tenant")
-        assert not await upgrade_fresh(conn, batch, rendered)
+        assert await upgrade_fresh(conn, batch, rendered) == head_revision("tenant")
 
 
 async def _alembic_to(conn: AsyncConnection, schema: str, revision: str) -> None:
