@@ -188,6 +188,7 @@ async def burst(stack: Stack, api: httpx.AsyncClient, tenants: int, clients: int
             return await timed_post(api, tenant_id)
 
     engine = create_engine(stack.database_url)
+    used_before = stack.cpu()
     began_wall, began = time.time(), time.perf_counter()
     submitted = asyncio.ensure_future(asyncio.gather(*(submit(t) for t in ids)))
     final: dict[str, tuple[str, float]] = {}
@@ -208,6 +209,7 @@ async def burst(stack: Stack, api: httpx.AsyncClient, tenants: int, clients: int
         post_times = await submitted
     finally:
         await engine.dispose()
+    used = {name: value - used_before[name] for name, value in stack.cpu().items()}
     elapsed = max(at for _, at in final.values())
     retried, not_active = 0, []
     for tenant_id in ids:
@@ -230,6 +232,20 @@ async def burst(stack: Stack, api: httpx.AsyncClient, tenants: int, clients: int
         "rss_peak_mib": {name: round(value) for name, value in peak.items()},
         "cpu_s": {
             name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()
+        },
+        # Where a tenant's CPU goes on this machine (PostgreSQL and the rest: what the machine
+        # was busy with besides our processes and this client), ms per tenant.
+        "cpu_ms_per_tenant": {
+            "api": round(used["api"] / tenants * 1000, 1),
+            "worker": round(used["worker"] / tenants * 1000, 1),
+            "temporal": round(used["temporal"] / tenants * 1000, 1),
+            "bench_client": round(used["bench"] / tenants * 1000, 1),
+            "postgres_and_rest": round(
+                (used["machine"] - sum(v for k, v in used.items() if k != "machine"))
+                / tenants
+                * 1000,
+                1,
+            ),
         },
     }
 

@@ -45,6 +45,9 @@ def table(results: dict[str, Any]) -> str:
         f"{b['cpu_s']['api']} s; worker RSS peak {b['rss_peak_mib']['worker']} MiB, CPU "
         f"{b['cpu_s']['worker']} s | | | | |"
     )
+    if "cpu_ms_per_tenant" in b:
+        parts = ", ".join(f"{k} {v}" for k, v in b["cpu_ms_per_tenant"].items())
+        lines.append(f"| CPU per tenant during the burst, ms | {parts} | | | | |")
     for line in b.get("not_active", []):
         lines.append(f"| not Active | {line} | | | | |")
     return "\n".join(lines)
