@@ -6,7 +6,8 @@ with the same flags, one worker, one API), then measures in one run, client side
 - the floor: the same work with no orchestration (the real activities called in-process, one
   after another: admin user, database or schema, migrations), shared and isolated;
 - POST → Active seen on `/events`, one tenant at a time, shared and isolated;
-- `POST /api/tenants` alone, one at a time, and with 50 concurrent clients;
+- `POST /api/tenants` alone: back to back (each overlapping the provisioning of the ones just
+  before it) and with nothing else running; and with 50 concurrent clients;
 - a burst of 200 tenants from 50 clients: tenants/s, time to the last Active, failed attempts,
   and the API's and worker's RSS and CPU meanwhile.
 
@@ -149,7 +150,20 @@ async def timed_post(api: httpx.AsyncClient, tenant_id: str) -> float:
 
 
 async def posts_alone(api: httpx.AsyncClient, n: int) -> list[float]:
+    """One after another: each POST overlaps the provisioning of those just before it."""
     return [await timed_post(api, new_id("post")) for _ in range(n)]
+
+
+IDLE_GAP = 0.5  # s: longer than a tenant's provisioning (p50 ~0.2 s), so none is running
+
+
+async def posts_on_idle_stack(api: httpx.AsyncClient, n: int) -> list[float]:
+    """One at a time with nothing else running: the previous tenant's provisioning is over."""
+    took = []
+    for _ in range(n):
+        await asyncio.sleep(IDLE_GAP)
+        took.append(await timed_post(api, new_id("idle")))
+    return took
 
 
 async def posts_concurrent(
@@ -277,6 +291,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             results["active_shared_breakdown_ms"] = await breakdown(client, shared_runs)
         say("POST /api/tenants alone, then 50 at once")
         results["post_alone"] = summary(await posts_alone(api, args.n * 2))
+        results["post_idle"] = summary(await posts_on_idle_stack(api, args.n))
         concurrent, cpu_ms = await posts_concurrent(stack, api, args.clients)
         results["post_concurrent"] = summary(concurrent)
         results["post_concurrent"]["api_cpu_ms_per_post"] = round(cpu_ms, 1)
