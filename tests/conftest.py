@@ -125,6 +125,17 @@ async def settings(
         await drop_test_databases(postgres_server, f"tf_{run}", f"t{run}_")
 
 
+@pytest.fixture
+async def tenants_db(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The session's shared tenants database (one schema per shared tenant)."""
+    assert settings.database_url
+    engine = create_engine(with_database(settings.database_url, settings.tenants_database))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 async def drop_test_databases(server: URL, *prefixes: str) -> None:
     engine = create_oneshot_engine(server, isolation_level="AUTOCOMMIT")
     try:

@@ -1,15 +1,12 @@
 """Spare schemas (activities/spares.py): a new shared tenant takes a ready, pre-migrated schema;
 the pool refills; spares made at another revision are dropped, never taken."""
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.spares import SPARE_PREFIX, spare_marker
-from core.database import create_oneshot_engine, with_database
 from core.migrate import head_revision
 from core.naming import ownership_marker, quote_ident, storage_name
 from core.settings import Settings
@@ -25,16 +22,6 @@ SPARES = text(
 SCHEMA = text(
     "SELECT oid, obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :n"
 )
-
-
-@pytest.fixture
-async def tenants_db(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_oneshot_engine(with_database(settings.database_url, settings.tenants_database))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def spares(engine: AsyncEngine) -> dict[str, tuple[int, str]]:

@@ -2,7 +2,6 @@
 builds, version table included, so later revisions apply to it unchanged."""
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,7 +9,6 @@ from alembic import command
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.database import create_engine, with_database
 from core.migrate import (
     alembic_config,
     alembic_turn,
@@ -20,7 +18,6 @@ from core.migrate import (
 )
 from core.naming import quote_ident
 from core.schema import is_downgrade
-from core.settings import Settings
 from core.tenant_ddl import fresh_schema_sql, migration_sql, run_batch, upgrade_fresh
 
 pytestmark = pytest.mark.integration
@@ -38,16 +35,6 @@ CATALOG = {
         SELECT tablename, replace(indexdef, :s, 'SCHEMA') FROM pg_indexes
         WHERE schemaname = :s ORDER BY 1, 2""",
 }
-
-
-@pytest.fixture
-async def tenants_db(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_engine(with_database(settings.database_url, settings.tenants_database))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def catalog(conn: AsyncConnection, schema: str) -> dict[str, list[Any]]:
