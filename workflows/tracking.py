@@ -77,7 +77,7 @@ class Tracker:
     def patched(self, patch_id: str) -> bool:
         """`workflow.patched(patch_id)`, or True without a marker when the run recorded a later
         patch that implies it: each patch costs the run a marker and a search-attribute upsert,
-        so a new run records one patch for all the fixes it takes (ProvisionTenant.CURRENT)."""
+        so a new run records one patch for all the fixes it takes (ProvisionTenant's LEAN)."""
         return patch_id in self.implied_patches or workflow.patched(patch_id)
 
     @property
