@@ -51,6 +51,9 @@ class TenantStorage:
     database: str
     schema: str
     created: bool
+    # Set when the step took a spare schema (activities/spares.py): it is at this revision,
+    # recorded on the row, and there is nothing left to migrate.
+    revision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Activities on a tenant's own storage: its database or schema, and its Alembic migrations."""
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -67,9 +66,9 @@ class TenantStorageActivities:
         placement = await self.placement(ref.tenant_id)
         marker = ownership_marker(ref.tenant_id)
         async with heartbeating():
-            return await self._create(placement, marker)
+            return await self._create(ref.tenant_id, placement, marker)
 
-    async def _create(self, placement: Placement, marker: str) -> TenantStorage:
+    async def _create(self, tenant_id: str, placement: Placement, marker: str) -> TenantStorage:
         server = self.engines.server()
         if placement.isolated:
             created = await create_owned_database(server, placement.database, marker)
@@ -78,10 +77,14 @@ class TenantStorageActivities:
                 async with server.connect() as conn:
                     await create_database_unless_exists(conn, placement.database)
                 self._databases.add(placement.database)
-            take = None
-            if self.spares.target > 0:
-                head, _ = await fresh_schema_sql()
-                take = functools.partial(take_spare, revision=head)
+            head, _ = await fresh_schema_sql()
+            taken: list[str] = []
+
+            async def take(conn: AsyncConnection, name: str) -> bool:
+                if self.spares.target > 0 and await take_spare(conn, name, head):
+                    taken.append(head)
+                return bool(taken)
+
             try:
                 created = await create_owned_schema(
                     self.engines.shared(placement.database), placement.schema, marker, take
@@ -91,6 +94,12 @@ class TenantStorageActivities:
                     self._databases.discard(placement.database)
                 raise
             self.spares.top_up(placement.database)  # the one taken, or the first ones
+            if taken:
+                # At head already: the revision is the migration step's to record, which the
+                # workflow skips for this storage.
+                async with self.control_plane.begin() as conn:
+                    await record_revision(conn, tenant_id, head)
+                return TenantStorage(placement.database, placement.schema, created, head)
         return TenantStorage(placement.database, placement.schema, created)
 
     @activity.defn(name="drop_tenant_database")

@@ -37,6 +37,12 @@ from tests.helpers import free_port, serve_in_thread
 from workflows.models import SEARCH_ATTRIBUTES
 from workflows.worker import build_worker
 
+# No spare schemas (activities/spares.py) in the suite's workers, in-process or started as
+# processes (they inherit this environment): with a spare, a shared tenant skips its migration
+# activity, and many tests hold exactly that step. tests/integration/test_spares.py runs a
+# worker and an API of its own with spares.
+os.environ["SPARE_SCHEMAS"] = "0"
+
 ROOT_EMAIL = "root@example.com"
 ROOT_PASSWORD = "rootpass123"
 
@@ -117,6 +123,7 @@ async def settings(
         # Every workflow task of the suite's in-process worker runs in the SDK's sandbox (the
         # default worker runs without it): code that is not deterministic fails here.
         workflow_sandbox=True,
+        spare_schemas=0,
     )
     await prepare_control_plane(settings)
     try:

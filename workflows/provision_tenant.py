@@ -219,6 +219,11 @@ class ProvisionTenant(TrackedWorkflow):
 
     async def _storage_and_schema(self, ref: TenantRef) -> tuple[TenantStorage, Migrated]:
         storage = await self._create_storage(ref)
+        if storage.revision is not None:
+            # A spare schema, at head and recorded: no migration activity (decided by the
+            # step's result in history, so a replay decides the same).
+            self.tracker.completed_without_activity(StepName.MIGRATE_DATABASE)
+            return storage, Migrated(storage.revision)
         return storage, await self._migrate(ref)
 
     async def _welcome(self, input: ProvisionTenantInput) -> None:

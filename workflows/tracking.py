@@ -124,6 +124,13 @@ class Tracker:
         self._raise_if_cancel_requested()
         return result
 
+    def completed_without_activity(self, name: str) -> None:
+        """A step the previous one's result made unnecessary: shown done, no activity run."""
+        self._raise_if_cancel_requested()
+        step = self.find(name) or self.add_step(name)
+        step.status, step.attempt, step.started_at = StepStatus.RUNNING, 1, workflow.now()
+        self._finish(step, StepStatus.COMPLETED)
+
     async def final_step(self, name: str, activity: str, run: Callable[[], Awaitable[T]]) -> T:
         """The point of no return (Active, Deleted): not cancellable. A cancel request that
         reached the step itself would cancel its activity between two attempts — one that may

@@ -5,7 +5,9 @@ out, for tests/integration/test_replay.py to replay against later code. Run it o
     HISTORY_OUT=tests/histories .venv/bin/python -m pytest tests/histories/record_histories.py
 
 Paths: provisioning to Active, then update and delete; cancelled during migrations; cancelled
-while the database step retries (a session holds template1)."""
+while the database step retries (a session holds template1). A shared tenant that took a spare
+schema (no migration activity) is recorded by tests/integration/test_spares.py with the same
+HISTORY_OUT."""
 
 import asyncio
 import contextlib
