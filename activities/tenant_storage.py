@@ -77,11 +77,12 @@ class TenantStorageActivities:
                 async with server.connect() as conn:
                     await create_database_unless_exists(conn, placement.database)
                 self._databases.add(placement.database)
-            head, _ = await fresh_schema_sql()
+            # Rendered once per process, and only when there are spares to take.
+            head = (await fresh_schema_sql())[0] if self.spares.target > 0 else ""
             taken: list[str] = []
 
             async def take(conn: AsyncConnection, name: str) -> bool:
-                if self.spares.target > 0 and await take_spare(conn, name, head):
+                if head and await take_spare(conn, name, head):
                     taken.append(head)
                 return bool(taken)
 
