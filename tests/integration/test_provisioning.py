@@ -1,6 +1,5 @@
 """Provisioning end to end: real API, real worker, real Temporal, real PostgreSQL."""
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -15,7 +14,14 @@ from core.migrate import head_revision
 from core.naming import quote_ident
 from core.settings import Settings
 from core.status import TenantStatus
-from tests.helpers import PASSWORD, listed_runs, tenant_body, unique_tenant_id, wait_for_status
+from tests.helpers import (
+    PASSWORD,
+    listed_runs,
+    poll_database,
+    tenant_body,
+    unique_tenant_id,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -136,21 +142,35 @@ async def test_admin_cannot_log_in_to_another_tenant(
     assert login.headers["www-authenticate"] == "Bearer"
 
 
+# Sessions waiting for a tenant row's creation lock (core/lifecycle.py): an advisory lock on
+# the int4 hashtext key, which pg_locks shows in objid (objsubid 1: the one-key form).
+CREATION_LOCK_WAITERS = """
+    SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+    AND objid::bigint = (hashtext(:key)::bigint & 4294967295)"""
+
+
 @pytest.mark.parametrize("isolated", [False, True])
 async def test_steps_wait_for_the_transaction_that_creates_the_row(
-    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, isolated: bool
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, settings: Settings, isolated: bool
 ) -> None:
     """The API starts the run inside the transaction that inserts the row: the run's first
     steps (the admin user and the storage, at once) must wait for its commit, not fail to find
-    the tenant. Here the commit comes a second after the start."""
+    the tenant. Here the commit waits until both steps are blocked on the row's creation lock."""
     start = Operations._start
-
-    async def start_then_linger(self: Operations, *args: Any, **kwargs: Any) -> None:
-        await start(self, *args, **kwargs)
-        await asyncio.sleep(1.0)
-
-    monkeypatch.setattr(Operations, "_start", start_then_linger)
     tenant_id = unique_tenant_id()
+
+    async def start_then_hold_the_commit(self: Operations, *args: Any, **kwargs: Any) -> None:
+        await start(self, *args, **kwargs)
+        assert settings.database_url
+        await poll_database(
+            settings.database_url,
+            CREATION_LOCK_WAITERS,
+            lambda waiting: waiting >= 2,
+            {"key": f"tenant-row:{tenant_id}"},
+            within=15,
+        )
+
+    monkeypatch.setattr(Operations, "_start", start_then_hold_the_commit)
     body = tenant_body(tenant_id, isolated=isolated)
     assert (await api.post("/api/tenants", json=body)).status_code == 202
     tenant = await wait_for_status(api, tenant_id, {TenantStatus.ACTIVE, TenantStatus.FAILED})
