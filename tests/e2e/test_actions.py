@@ -1,6 +1,8 @@
 """Edit, retry, cancel and delete from the tenant page, each followed live to its result."""
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -19,6 +21,23 @@ async def open_tenant(page: Page, spa_url: str, tenant_id: str) -> None:
     await sign_in(page, spa_url)
     await page.goto(f"{spa_url}/#/tenants/{tenant_id}")
     await expect(page.locator(".detail-head")).to_be_visible()
+
+
+@asynccontextmanager
+async def asking_to_cancel(
+    page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings, tenant_id: str, name: str
+) -> AsyncIterator[None]:
+    """A new tenant held at its migrations, its page open, Cancel provisioning clicked; the
+    migrations go on when the block ends."""
+    async with migrations_held(settings, tenant_id):
+        body = tenant_body(tenant_id, name=name)
+        assert (await api.post("/api/tenants", json=body)).status_code == 202
+        await open_tenant(page, spa_url, tenant_id)
+        await expect(step(page, "migrate_tenant_database")).to_have_attribute(
+            "data-status", "running"
+        )
+        await page.get_by_role("button", name="Cancel provisioning").click()
+        yield
 
 
 async def active_tenant(api: httpx.AsyncClient, tenant_id: str, name: str) -> None:
@@ -94,14 +113,7 @@ async def test_retry_provisions_a_failed_tenant_again(
 async def test_cancel_stops_a_provisioning_after_confirmation(
     page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings
 ) -> None:
-    async with migrations_held(settings, "oceanic"):
-        body = tenant_body("oceanic", name="Oceanic Airlines")
-        assert (await api.post("/api/tenants", json=body)).status_code == 202
-        await open_tenant(page, spa_url, "oceanic")
-        await expect(step(page, "migrate_tenant_database")).to_have_attribute(
-            "data-status", "running"
-        )
-        await page.get_by_role("button", name="Cancel provisioning").click()
+    async with asking_to_cancel(page, spa_url, api, settings, "oceanic", "Oceanic Airlines"):
         dialog = page.get_by_role("dialog")
         await expect(dialog).to_contain_text("Cancel provisioning of Oceanic Airlines?")
         await expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()
@@ -120,14 +132,7 @@ async def test_cancel_stops_a_provisioning_after_confirmation(
 async def test_a_cancel_question_closes_when_the_provisioning_finishes_behind_it(
     page: Page, spa_url: str, api: httpx.AsyncClient, settings: Settings
 ) -> None:
-    async with migrations_held(settings, "arvad"):
-        body = tenant_body("arvad", name="Arvad Industries")
-        assert (await api.post("/api/tenants", json=body)).status_code == 202
-        await open_tenant(page, spa_url, "arvad")
-        await expect(step(page, "migrate_tenant_database")).to_have_attribute(
-            "data-status", "running"
-        )
-        await page.get_by_role("button", name="Cancel provisioning").click()
+    async with asking_to_cancel(page, spa_url, api, settings, "arvad", "Arvad Industries"):
         await expect(page.get_by_role("dialog")).to_contain_text("Cancel provisioning of")
     # Released: the tenant becomes Active behind the dialog, which would now only meet a 409.
     await expect(detail_status(page)).to_have_text("Active")
